@@ -1,0 +1,895 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uprobes on libzmq's public API.  Counting happens here, with atomic adds
+ * on per-socket entries; the loader only reads the maps when scraped.
+ *
+ * Every program starts by finding the process in `targets`: the probes are
+ * attached per pid already, and this keeps a stray hit (another process that
+ * maps the same inode) from creating state.
+ *
+ * Handler spans (design.md section 4): a span opens when the final frame of
+ * an inbound message arrives, and closes at the first of the final frame of
+ * a send on the same socket, or the application coming back to read it.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "zmqscope.h"
+#include "msgtype.h"
+
+/* libbpf 1.2 added the uprobe spellings; Debian 12 ships 1.1. */
+#ifndef BPF_UPROBE
+#define BPF_UPROBE BPF_KPROBE
+#define BPF_URETPROBE BPF_KRETPROBE
+#endif
+
+#define EEXIST 17 /* errno values are macros, absent from vmlinux.h */
+#define ZMQ_ROUTER_TYPE 6
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_MAX_TARGETS);
+	__type(key, __u32);
+	__type(value, struct zs_target);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_MAX_SOCKETS);
+	__type(key, struct zs_sock_key);
+	__type(value, struct zs_sock);
+} sockets SEC(".maps");
+
+/* An LRU map, never deleted from on the hot path: threads that die are evicted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ZS_MAX_THREADS);
+	__type(key, __u64);
+	__type(value, struct zs_thread);
+} threads SEC(".maps");
+
+/* Role of each socket type, filled by the loader (defaults and --role TYPE=). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ZS_NTYPES + 1);
+	__type(key, __u32);
+	__type(value, __u8);
+} role_by_type SEC(".maps");
+
+/* --role ENDPOINT=ROLE, keyed by the NUL-padded endpoint string. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_MAX_ROLE_ENDPOINTS);
+	__type(key, char[ZS_ENDPOINT_LEN]);
+	__type(value, __u8);
+} role_by_endpoint SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_MAX_MSG_TYPES);
+	__type(key, struct zs_msg_type_key);
+	__type(value, __u32);
+} msg_types SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_MAX_SOCK_TYPES);
+	__type(key, struct zs_sock_type_key);
+	__type(value, __u64);
+} sock_type_msgs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, ZS_MAX_HISTS);
+	__type(key, struct zs_hist_key);
+	__type(value, struct zs_hist);
+} hists SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, ZS_DROP_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/* Values too large for the 512-byte BPF stack are built here. */
+struct scratch {
+	struct zs_sock sock;
+	struct zs_hist hist;
+	struct zs_thread thread;
+	struct zs_msg_type_key type_key;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+static __always_inline struct scratch *scratch(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+static __always_inline void count_drop(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&drops, &which);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+/* Looks up `key`, inserting the zeroed `init` first if it is absent. */
+static __always_inline void *lookup_or_init(void *map, const void *key, const void *init,
+					    __u32 drop)
+{
+	void *v = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (v)
+		return v;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count_drop(drop);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline bool typed_role(__u8 role)
+{
+	return role == ZS_ROLE_PULL || role == ZS_ROLE_REPLY;
+}
+
+/* pyzmq's garbage collector binds "inproc://pyzmq.gc.<n>" in a private context. */
+static __always_inline bool is_pyzmq_gc(const char *ep)
+{
+	static const char prefix[] = "inproc://pyzmq.gc.";
+
+#pragma unroll
+	for (int i = 0; i < (int)sizeof(prefix) - 1; i++)
+		if (ep[i] != prefix[i])
+			return false;
+	return true;
+}
+
+static __always_inline __u8 resolve_role(__u8 type, char *ep)
+{
+	__u8 *role = bpf_map_lookup_elem(&role_by_endpoint, ep);
+	__u32 idx;
+
+	if (role)
+		return *role;
+	if (is_pyzmq_gc(ep))
+		return ZS_ROLE_INTERNAL;
+	idx = type < ZS_NTYPES ? type : ZS_NTYPES;
+	role = bpf_map_lookup_elem(&role_by_type, &idx);
+	return role ? *role : ZS_ROLE_NONE;
+}
+
+static __always_inline void read_endpoint_ptr(char *dst, const void *src)
+{
+	if (src)
+		bpf_probe_read_user_str(dst, ZS_ENDPOINT_LEN, src);
+}
+
+/*
+ * A socket seen for the first time: one that existed before the attach, or
+ * one whose zmq_socket() we missed.  Its type and endpoint come from the
+ * calibrated socket_base_t layout; the check tag confirms the handle really
+ * is a live socket before anything is stored for it.
+ */
+static struct zs_sock *sock_discover(struct zs_target *t, struct zs_sock_key *key)
+{
+	const char *base = (const char *)key->handle;
+	struct scratch *sc = scratch();
+	struct zs_sock *s;
+	long err;
+
+	if (!sc)
+		return NULL;
+	if (t->cfg.tag_off >= 0) {
+		__u32 tag = 0;
+
+		if (bpf_probe_read_user(&tag, sizeof(tag), base + t->cfg.tag_off) ||
+		    tag != ZS_SOCKET_TAG)
+			return NULL;
+	}
+	s = &sc->sock;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->type = ZS_TYPE_UNKNOWN;
+	if (t->cfg.type_off >= 0) {
+		__u8 type = ZS_TYPE_UNKNOWN;
+
+		if (!bpf_probe_read_user(&type, 1, base + t->cfg.type_off) && type < ZS_NTYPES) {
+			s->type = type;
+			s->type_source = ZS_TYPESRC_LAYOUT;
+		}
+	}
+	if (t->cfg.endpoint_off >= 0) {
+		const void *str = NULL;
+
+		if (!bpf_probe_read_user(&str, sizeof(str), base + t->cfg.endpoint_off))
+			read_endpoint_ptr(s->endpoint, str);
+	}
+	s->role = resolve_role(s->type, s->endpoint);
+	s->gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
+	err = bpf_map_update_elem(&sockets, key, s, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		count_drop(ZS_DROP_SOCKETS);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&sockets, key);
+}
+
+static __always_inline struct zs_sock *sock_get(struct zs_target *t, __u32 tgid, __u64 handle)
+{
+	struct zs_sock_key key = { .tgid = tgid, .handle = handle };
+	struct zs_sock *s;
+
+	if (!handle)
+		return NULL;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	return s ? s : sock_discover(t, &key);
+}
+
+static __always_inline struct zs_target *current_target(__u32 *tgid)
+{
+	*tgid = bpf_get_current_pid_tgid() >> 32;
+	return bpf_map_lookup_elem(&targets, tgid);
+}
+
+static __always_inline struct zs_thread *current_thread(bool create)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_thread *th = bpf_map_lookup_elem(&threads, &id);
+	struct scratch *sc;
+
+	if (th || !create)
+		return th;
+	sc = scratch();
+	if (!sc)
+		return NULL;
+	__builtin_memset(&sc->thread, 0, sizeof(sc->thread));
+	return lookup_or_init(&threads, &id, &sc->thread, ZS_DROP_CALLS);
+}
+
+/* ---- spans and histograms ------------------------------------------------ */
+
+static __always_inline void hist_record(__u32 tgid, __u8 role, __u8 kind, __u32 msg_type,
+					__u64 ns)
+{
+	struct zs_hist_key key = { .tgid = tgid, .role = role, .kind = kind, .msg_type = msg_type };
+	struct scratch *sc = scratch();
+	struct zs_hist *h;
+	__u32 slot;
+
+	if (!sc)
+		return;
+	__builtin_memset(&sc->hist, 0, sizeof(sc->hist));
+	h = lookup_or_init(&hists, &key, &sc->hist, ZS_DROP_HISTS);
+	if (!h)
+		return;
+	slot = zs_hist_slot(ns);
+	if (slot >= ZS_HIST_SLOTS)
+		return;
+	__sync_fetch_and_add(&h->slots[slot], 1);
+	__sync_fetch_and_add(&h->sum_ns, ns);
+	__sync_fetch_and_add(&h->count, 1);
+}
+
+/* Closes the socket's open span; `by_reply` when its reply just went out. */
+static __always_inline void end_span(__u32 tgid, struct zs_sock *s, bool by_reply)
+{
+	__u64 start = s->span_start_ns, ns;
+
+	if (!start)
+		return;
+	s->span_start_ns = 0;
+	s->span_frames = 0;
+	if (!typed_role(s->role))
+		return;
+	ns = bpf_ktime_get_ns() - start;
+	hist_record(tgid, s->role, ZS_SPAN_HANDLER, s->span_msg_type, ns);
+	if (by_reply && s->role == ZS_ROLE_REPLY)
+		hist_record(tgid, s->role, ZS_SPAN_REQUEST, s->span_msg_type, ns);
+}
+
+/* The final frame of an inbound message: count it and open a handler span. */
+static __always_inline void complete_message(__u32 tgid, struct zs_target *t, struct zs_sock *s,
+					     struct zs_thread *th, __u64 ts, __u64 handle)
+{
+	__u32 frames = s->cur_frames, msg_type = s->cur_msg_type;
+	__u8 role = s->role;
+
+	__sync_fetch_and_add(&s->c.msgs_rx, 1);
+	s->cur_frames = 0;
+	s->cur_msg_type = ZS_MSGTYPE_UNKNOWN;
+	s->type_decided = 0;
+	if (role >= ZS_ROLE_MAX)
+		return;
+	__sync_fetch_and_add(&t->roles[role].msgs_rx, 1);
+	__sync_fetch_and_add(&t->roles[role].msg_frames_rx, frames);
+	if (typed_role(role)) {
+		struct zs_sock_type_key key = {
+			.tgid = tgid, .msg_type = msg_type, .handle = handle, .gen = s->gen,
+		};
+		__u64 zero = 0, *n;
+
+		n = lookup_or_init(&sock_type_msgs, &key, &zero, ZS_DROP_SOCK_TYPES);
+		if (n)
+			__sync_fetch_and_add(n, 1);
+		if (th)
+			th->last_msg_type[role] = msg_type;
+	}
+	if (t->cfg.explicit_roles & (1U << role))
+		return; /* --handler probes time this role */
+	s->span_frames = frames;
+	s->span_msg_type = msg_type;
+	s->span_start_ns = ts;
+}
+
+/*
+ * zmq_recv() hides its zmq_msg_t, so a frame it returns stays unresolved
+ * until the application asks ZMQ_RCVMORE.  An application that never asks
+ * cannot be reading multipart messages: its next call on the socket settles
+ * the frame as final, dated when it arrived.
+ */
+static __always_inline void settle_unresolved_frame(__u32 tgid, struct zs_target *t,
+						    struct zs_sock *s, __u64 handle)
+{
+	if (!s->more_unknown)
+		return;
+	s->more_unknown = 0;
+	complete_message(tgid, t, s, NULL, s->rx_last_ns, handle);
+}
+
+/* ---- message types ------------------------------------------------------- */
+
+/* The id of a type name in this process, handing out a new one if it is new. */
+static __always_inline __u32 msg_type_id(struct zs_target *t, struct zs_msg_type_key *key)
+{
+	__u32 *id = bpf_map_lookup_elem(&msg_types, key);
+	__u32 next;
+
+	if (id)
+		return *id;
+	if (t->next_msg_type >= t->cfg.max_msg_types)
+		return ZS_MSGTYPE_OTHER;
+	next = ZS_MSGTYPE_FIRST + __sync_fetch_and_add(&t->next_msg_type, 1);
+	if (next - ZS_MSGTYPE_FIRST >= t->cfg.max_msg_types)
+		return ZS_MSGTYPE_OTHER;
+	if (bpf_map_update_elem(&msg_types, key, &next, BPF_NOEXIST)) {
+		/* Another CPU named it first (its id wins), or the map is full. */
+		id = bpf_map_lookup_elem(&msg_types, key);
+		if (id)
+			return *id;
+		count_drop(ZS_DROP_MSG_TYPES);
+		return ZS_MSGTYPE_OTHER;
+	}
+	return next;
+}
+
+struct msgtype_loop {
+	struct zs_msgtype_state st;
+	unsigned char prefix[ZS_MSGTYPE_PREFIX];
+};
+
+static long msgtype_loop_step(__u32 i, void *arg)
+{
+	struct msgtype_loop *l = arg;
+
+	return zs_msgtype_step(&l->st, l->prefix[i & (ZS_MSGTYPE_PREFIX - 1)]);
+}
+
+/*
+ * The payload frame is the first non-empty one, after the identity on a
+ * ROUTER socket: [identity, "", payload] there, [payload...] elsewhere.
+ */
+static __always_inline void decode_msg_type(__u32 tgid, struct zs_target *t, struct zs_sock *s,
+					    const void *data, __u64 size)
+{
+	struct msgtype_loop l;
+	struct scratch *sc;
+	__u32 len;
+
+	if (s->type_decided || !typed_role(s->role) || !size || !data ||
+	    (s->type == ZMQ_ROUTER_TYPE && s->cur_frames == 0))
+		return;
+	s->type_decided = 1;
+	sc = scratch();
+	if (!sc)
+		return;
+	__builtin_memset(&l, 0, sizeof(l));
+	len = size < ZS_MSGTYPE_PREFIX ? size : ZS_MSGTYPE_PREFIX;
+	if (bpf_probe_read_user(l.prefix, len, data))
+		return;
+	bpf_loop(len, msgtype_loop_step, &l, 0);
+	if (zs_msgtype_result(&l.st) <= 0)
+		return;
+	__builtin_memset(&sc->type_key, 0, sizeof(sc->type_key));
+	sc->type_key.tgid = tgid;
+	__builtin_memcpy(sc->type_key.name, l.st.name, sizeof(sc->type_key.name));
+	s->cur_msg_type = msg_type_id(t, &sc->type_key);
+}
+
+/* Where a zmq_msg_t keeps its bytes: inline, or behind a content pointer. */
+static __always_inline __u64 msg_data(const char *msg, const void **data)
+{
+	const char *content = NULL;
+	__u64 size = 0;
+	__u8 type = 0;
+
+	*data = NULL;
+	bpf_probe_read_user(&type, 1, msg + ZS_MSG_TYPE_OFF);
+	switch (type) {
+	case ZS_MSG_VSM: {
+		__u8 vsm = 0;
+
+		bpf_probe_read_user(&vsm, 1, msg + ZS_MSG_VSM_SIZE_OFF);
+		*data = msg + ZS_MSG_VSM_DATA_OFF;
+		return vsm;
+	}
+	case ZS_MSG_LMSG:
+	case ZS_MSG_ZCLMSG:
+		if (bpf_probe_read_user(&content, sizeof(content), msg + ZS_MSG_CONTENT_OFF) ||
+		    !content)
+			return 0;
+		bpf_probe_read_user((void *)data, sizeof(*data), content);
+		bpf_probe_read_user(&size, sizeof(size), content + sizeof(void *));
+		return size;
+	case ZS_MSG_CMSG:
+		bpf_probe_read_user((void *)data, sizeof(*data), msg + ZS_MSG_CMSG_DATA_OFF);
+		bpf_probe_read_user(&size, sizeof(size), msg + ZS_MSG_CMSG_SIZE_OFF);
+		return size;
+	default:
+		return 0;
+	}
+}
+
+/* ---- per-thread calls ---------------------------------------------------- */
+
+static __always_inline int save_call(__u64 handle, __u64 ptr, __u64 size, __u32 flags,
+				     __u16 kind, __u16 opt)
+{
+	struct zs_thread *th = current_thread(true);
+
+	if (!th)
+		return 0;
+	th->call.handle = handle;
+	th->call.ptr = ptr;
+	th->call.size = size;
+	th->call.flags = flags;
+	th->call.opt = opt;
+	th->call.kind = kind;
+	return 0;
+}
+
+/* The entry probe's record of this call, consumed; NULL if there is none. */
+static __always_inline struct zs_thread *take_call(__u16 kind)
+{
+	struct zs_thread *th = current_thread(false);
+
+	if (!th || th->call.kind != kind)
+		return NULL;
+	th->call.kind = 0;
+	return th;
+}
+
+/* ---- receive ------------------------------------------------------------- */
+
+static __always_inline int recv_entry(__u64 handle, __u64 ptr, __u64 len, __u32 flags,
+				      __u16 kind)
+{
+	struct zs_target *t;
+	struct zs_sock *s;
+	__u32 tgid;
+
+	t = current_target(&tgid);
+	if (!t)
+		return 0;
+	s = sock_get(t, tgid, handle);
+	if (!s)
+		return 0;
+	settle_unresolved_frame(tgid, t, s, handle);
+	/* The application is back to read: the previous message is handled. */
+	end_span(tgid, s, false);
+	return save_call(handle, ptr, len, flags, kind, 0);
+}
+
+static __always_inline int recv_return(long rc, __u16 kind)
+{
+	struct zs_sock_key key = {};
+	struct zs_thread *th;
+	struct zs_target *t;
+	struct zs_sock *s;
+	const void *data;
+	__u64 size;
+	__u8 flags = 0;
+
+	th = take_call(kind);
+	if (!th)
+		return 0;
+	t = current_target(&key.tgid);
+	if (!t)
+		return 0;
+	key.handle = th->call.handle;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s)
+		return 0;
+	if (rc < 0) {
+		if (th->call.flags & ZS_ZMQ_DONTWAIT) {
+			/* errno is out of reach; a non-blocking -1 is EAGAIN in practice. */
+			__sync_fetch_and_add(&s->c.rx_eagain, 1);
+			s->pending = 0;
+		} else {
+			__sync_fetch_and_add(&s->c.rx_errors, 1);
+		}
+		return 0;
+	}
+	__sync_fetch_and_add(&s->c.frames_rx, 1);
+	__sync_fetch_and_add(&s->c.bytes_rx, rc);
+	if (kind == ZS_CALL_MSG_RECV) {
+		const char *msg = (const char *)th->call.ptr;
+
+		size = msg_data(msg, &data);
+		decode_msg_type(key.tgid, t, s, data, size);
+		s->cur_frames++;
+		bpf_probe_read_user(&flags, 1, msg + ZS_MSG_FLAGS_OFF);
+		if (!(flags & ZS_MSG_FLAG_MORE))
+			complete_message(key.tgid, t, s, th, bpf_ktime_get_ns(), key.handle);
+	} else {
+		/* zmq_recv: the frame is in the caller's buffer, cut at its length. */
+		size = (__u64)rc < th->call.size ? (__u64)rc : th->call.size;
+		decode_msg_type(key.tgid, t, s, (const void *)th->call.ptr, size);
+		s->cur_frames++;
+		s->more_unknown = 1;
+		s->rx_last_ns = bpf_ktime_get_ns();
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_msg_recv_entry, void *msg, void *sock, int flags)
+{
+	return recv_entry((__u64)sock, (__u64)msg, 0, flags, ZS_CALL_MSG_RECV);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_msg_recv_return, int rc)
+{
+	return recv_return(rc, ZS_CALL_MSG_RECV);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_recv_entry, void *sock, void *buf, size_t len, int flags)
+{
+	return recv_entry((__u64)sock, (__u64)buf, len, flags, ZS_CALL_RECV);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_recv_return, int rc)
+{
+	return recv_return(rc, ZS_CALL_RECV);
+}
+
+/* ---- send ---------------------------------------------------------------- */
+
+static __always_inline int send_entry(__u64 handle, __u64 size, __u32 flags, __u16 kind)
+{
+	struct zs_target *t;
+	struct zs_sock *s;
+	__u32 tgid;
+
+	t = current_target(&tgid);
+	if (!t)
+		return 0;
+	s = sock_get(t, tgid, handle);
+	if (!s)
+		return 0;
+	settle_unresolved_frame(tgid, t, s, handle);
+	return save_call(handle, 0, size, flags, kind, 0);
+}
+
+static __always_inline int send_return(long rc, __u16 kind)
+{
+	struct zs_sock_key key = {};
+	struct zs_thread *th;
+	struct zs_sock *s;
+
+	th = take_call(kind);
+	if (!th)
+		return 0;
+	key.tgid = bpf_get_current_pid_tgid() >> 32;
+	key.handle = th->call.handle;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s)
+		return 0;
+	if (rc < 0) {
+		if (th->call.flags & ZS_ZMQ_DONTWAIT)
+			__sync_fetch_and_add(&s->c.tx_eagain, 1);
+		else
+			__sync_fetch_and_add(&s->c.tx_errors, 1);
+		return 0;
+	}
+	__sync_fetch_and_add(&s->c.frames_tx, 1);
+	__sync_fetch_and_add(&s->c.bytes_tx, th->call.size);
+	if (!(th->call.flags & ZS_ZMQ_SNDMORE)) {
+		__sync_fetch_and_add(&s->c.msgs_tx, 1);
+		/* The reply has gone out: the request is handled. */
+		end_span(key.tgid, s, true);
+	}
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_msg_send_entry, void *msg, void *sock, int flags)
+{
+	const void *data;
+
+	/* The size must be read now: a sent message is moved out by return. */
+	return send_entry((__u64)sock, msg_data(msg, &data), flags, ZS_CALL_MSG_SEND);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_msg_send_return, int rc)
+{
+	return send_return(rc, ZS_CALL_MSG_SEND);
+}
+
+/* zmq_send_const shares zmq_send's prototype and both of its programs. */
+SEC("uprobe")
+int BPF_UPROBE(zmq_send_entry, void *sock, const void *buf, size_t len, int flags)
+{
+	return send_entry((__u64)sock, len, flags, ZS_CALL_SEND);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_send_return, int rc)
+{
+	return send_return(rc, ZS_CALL_SEND);
+}
+
+/* ---- socket options ------------------------------------------------------ */
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_getsockopt_entry, void *sock, int opt, void *optval)
+{
+	struct zs_target *t;
+	struct zs_sock *s;
+	__u32 tgid;
+
+	if (opt != ZS_ZMQ_EVENTS && opt != ZS_ZMQ_RCVMORE && opt != ZS_ZMQ_TYPE &&
+	    opt != ZS_ZMQ_RCVTIMEO)
+		return 0;
+	t = current_target(&tgid);
+	if (!t)
+		return 0;
+	s = sock_get(t, tgid, (__u64)sock);
+	if (!s)
+		return 0;
+	if (opt == ZS_ZMQ_RCVTIMEO) {
+		/* pyzmq's asyncio begins every receive by reading RCVTIMEO. */
+		settle_unresolved_frame(tgid, t, s, (__u64)sock);
+		end_span(tgid, s, false);
+		return 0;
+	}
+	return save_call((__u64)sock, (__u64)optval, 0, 0, ZS_CALL_GETSOCKOPT, opt);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_getsockopt_return, int rc)
+{
+	struct zs_sock_key key = {};
+	struct zs_thread *th;
+	struct zs_target *t;
+	struct zs_sock *s;
+	int val = 0;
+
+	th = take_call(ZS_CALL_GETSOCKOPT);
+	if (!th || rc != 0)
+		return 0;
+	t = current_target(&key.tgid);
+	if (!t)
+		return 0;
+	key.handle = th->call.handle;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s || bpf_probe_read_user(&val, sizeof(val), (void *)th->call.ptr))
+		return 0;
+	switch (th->call.opt) {
+	case ZS_ZMQ_EVENTS:
+		s->pending = (val & ZS_ZMQ_POLLIN) ? 1 : 0;
+		break;
+	case ZS_ZMQ_RCVMORE:
+		if (s->more_unknown) {
+			s->more_unknown = 0;
+			if (!val)
+				complete_message(key.tgid, t, s, th, s->rx_last_ns, key.handle);
+		}
+		break;
+	case ZS_ZMQ_TYPE:
+		if (val >= 0 && val < ZS_NTYPES && s->type_source < ZS_TYPESRC_SOCKOPT) {
+			s->type = val;
+			s->type_source = ZS_TYPESRC_SOCKOPT;
+			s->role = resolve_role(s->type, s->endpoint);
+		}
+		break;
+	}
+	return 0;
+}
+
+/* ---- socket lifecycle ---------------------------------------------------- */
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_socket_entry, void *zctx, int type)
+{
+	__u32 tgid;
+
+	if (!current_target(&tgid))
+		return 0;
+	return save_call(0, 0, 0, type, ZS_CALL_SOCKET, 0);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_socket_return, void *handle)
+{
+	struct zs_sock_key key = {};
+	struct zs_thread *th;
+	struct zs_target *t;
+	struct scratch *sc;
+	struct zs_sock *s;
+
+	th = take_call(ZS_CALL_SOCKET);
+	if (!th || !handle)
+		return 0;
+	t = current_target(&key.tgid);
+	if (!t)
+		return 0;
+	key.handle = (__u64)handle;
+	sc = scratch();
+	if (!sc)
+		return 0;
+	/* A recycled handle starts from zero: overwrite whatever was there. */
+	s = &sc->sock;
+	__builtin_memset(s, 0, sizeof(*s));
+	s->type = th->call.flags < ZS_NTYPES ? th->call.flags : ZS_TYPE_UNKNOWN;
+	s->type_source = ZS_TYPESRC_CREATED;
+	s->role = resolve_role(s->type, s->endpoint);
+	s->gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
+	if (bpf_map_update_elem(&sockets, &key, s, BPF_ANY))
+		count_drop(ZS_DROP_SOCKETS);
+	return 0;
+}
+
+static __always_inline int endpoint_entry(void *sock, const char *addr, __u16 kind)
+{
+	struct zs_target *t;
+	__u32 tgid;
+
+	t = current_target(&tgid);
+	if (!t || !sock_get(t, tgid, (__u64)sock))
+		return 0;
+	return save_call((__u64)sock, (__u64)addr, 0, 0, kind, 0);
+}
+
+/*
+ * Prefer libzmq's own _last_endpoint: after binding port 0 or a wildcard it
+ * holds the address actually bound, the same form a socket found before
+ * the attach shows.  The application's string is the fallback.
+ */
+static __always_inline int endpoint_return(int rc, __u16 kind)
+{
+	struct zs_sock_key key = {};
+	struct zs_thread *th;
+	struct zs_target *t;
+	struct zs_sock *s;
+	const void *str = NULL;
+
+	th = take_call(kind);
+	if (!th || rc != 0)
+		return 0;
+	t = current_target(&key.tgid);
+	if (!t)
+		return 0;
+	key.handle = th->call.handle;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (!s)
+		return 0;
+	if (t->cfg.endpoint_off >= 0)
+		bpf_probe_read_user(&str, sizeof(str),
+				    (const char *)key.handle + t->cfg.endpoint_off);
+	if (!str)
+		str = (const void *)th->call.ptr;
+	__builtin_memset(s->endpoint, 0, sizeof(s->endpoint));
+	read_endpoint_ptr(s->endpoint, str);
+	s->role = resolve_role(s->type, s->endpoint);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_bind_entry, void *sock, const char *addr)
+{
+	return endpoint_entry(sock, addr, ZS_CALL_BIND);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_bind_return, int rc)
+{
+	return endpoint_return(rc, ZS_CALL_BIND);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_connect_entry, void *sock, const char *addr)
+{
+	return endpoint_entry(sock, addr, ZS_CALL_CONNECT);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_connect_return, int rc)
+{
+	return endpoint_return(rc, ZS_CALL_CONNECT);
+}
+
+SEC("uprobe")
+int BPF_UPROBE(zmq_close_entry, void *sock)
+{
+	struct zs_sock_key key = { .handle = (__u64)sock };
+
+	if (!current_target(&key.tgid))
+		return 0;
+	bpf_map_delete_elem(&sockets, &key);
+	return 0;
+}
+
+/* ---- --handler ROLE=PATH:SYMBOL ------------------------------------------ */
+
+/*
+ * The attach cookie is the role.  Spans are per thread; nested and
+ * recursive calls count once, from the outermost entry to its return.
+ */
+SEC("uprobe")
+int BPF_UPROBE(handler_entry)
+{
+	__u32 role = (__u32)bpf_get_attach_cookie(ctx), tgid;
+	struct zs_thread *th;
+	struct zs_target *t;
+
+	t = current_target(&tgid);
+	if (!t || role >= ZS_ROLE_MAX)
+		return 0;
+	th = current_thread(true);
+	if (!th)
+		return 0;
+	if (th->depth[role]++ == 0) {
+		th->handler_start_ns[role] = bpf_ktime_get_ns();
+		__sync_fetch_and_add(&t->explicit_active[role], 1);
+	}
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(handler_return)
+{
+	__u32 role = (__u32)bpf_get_attach_cookie(ctx), tgid;
+	struct zs_thread *th;
+	struct zs_target *t;
+
+	t = current_target(&tgid);
+	if (!t || role >= ZS_ROLE_MAX)
+		return 0;
+	th = current_thread(false);
+	/* A call that began before the attach has no entry here: skip it. */
+	if (!th || th->depth[role] == 0)
+		return 0;
+	if (--th->depth[role])
+		return 0;
+	__sync_fetch_and_add(&t->explicit_active[role], -1);
+	hist_record(tgid, role, ZS_SPAN_HANDLER, th->last_msg_type[role],
+		    bpf_ktime_get_ns() - th->handler_start_ns[role]);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Prometheus text exposition format 0.0.4: families, samples, escaping and
+ * log2 histograms turned into cumulative `le` buckets.
+ */
+#ifndef ZS_EXPOSITION_H
+#define ZS_EXPOSITION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strbuf.h"
+
+enum expo_type {
+	EXPO_COUNTER,
+	EXPO_GAUGE,
+	EXPO_HISTOGRAM,
+};
+
+struct expo_label {
+	const char *name;
+	const char *value;
+};
+
+#define EXPO_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+bool expo_valid_metric_name(const char *name);
+bool expo_valid_label_name(const char *name);
+
+void expo_escape_label_value(struct strbuf *out, const char *value);
+void expo_escape_help(struct strbuf *out, const char *help);
+
+/* `# HELP` and `# TYPE` lines; every sample of the family must follow. */
+void expo_family(struct strbuf *out, const char *name, enum expo_type type, const char *help);
+
+/*
+ * One sample.  Labels come in two runs (for instance a series' own labels,
+ * then the user's --label pairs); either may be empty.
+ */
+void expo_sample(struct strbuf *out, const char *name, const struct expo_label *a, size_t na,
+		 const struct expo_label *b, size_t nb, double value);
+
+/*
+ * A histogram series from log2 slots, slot i counting values v with
+ * 2^(i-1) < v <= 2^i (slot 0: v <= 1), in some integer unit (1e9 of them
+ * a second for nanoseconds).  Buckets are written from slot `first` on,
+ * each `le` being 2^i units in seconds; slots below `first` fold into it,
+ * and the last slot is the +Inf bucket.  Dividing, rather than multiplying
+ * by 1e-9, keeps 3145728 ns printing as 0.003145728.
+ */
+void expo_histogram_log2(struct strbuf *out, const char *name, const struct expo_label *a,
+			 size_t na, const struct expo_label *b, size_t nb, const uint64_t *slots,
+			 size_t nslots, size_t first, double units_per_second, uint64_t sum_units);
+
+#endif

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Running zmqscope instances, each known by a small numeric ID under the
+ * runtime directory (/run/zmqscope, or $ZMQSCOPE_RUNTIME_DIR):
+ *   ID.pid   the instance's pid and listen address
+ *   ID.sock  its control socket, which serves /status
+ */
+#ifndef ZS_INSTANCE_H
+#define ZS_INSTANCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "strbuf.h"
+
+struct instance {
+	int id;
+	char pid_path[256];
+	char sock_path[256];
+};
+
+const char *instance_runtime_dir(void);
+
+/* Claims the lowest free ID (stale entries of dead instances are reused). */
+int instance_register(struct instance *inst, const char *listen_text, char *err, size_t errlen);
+void instance_unregister(struct instance *inst);
+
+struct instance_info {
+	int id;
+	pid_t pid;
+	bool alive;
+	char listen[96];
+	char sock_path[256];
+};
+
+/* Every registered instance, sorted by ID.  Returns the count or -errno. */
+int instance_list(struct instance_info *out, size_t max);
+
+/* SIGTERM, then wait up to `timeout_ms` for it to exit.  0 or -errno. */
+int instance_stop(const struct instance_info *info, int timeout_ms);
+
+/* GET `path` over the instance's control socket; the body goes to `out`. */
+int instance_query(const struct instance_info *info, const char *path, struct strbuf *out);
+
+#endif

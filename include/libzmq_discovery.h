@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Finds the ELF objects in a process that contain libzmq: the system
+ * libzmq.so.5, a copy bundled in pyzmq.libs/, or the main binary when
+ * libzmq is linked statically.  Whatever defines zmq_msg_recv counts.
+ */
+#ifndef ZS_LIBZMQ_DISCOVERY_H
+#define ZS_LIBZMQ_DISCOVERY_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "elf_symbols.h"
+
+/* The libzmq entry points zmqscope resolves; zmq_msg_recv must exist. */
+enum zs_func {
+	ZS_FN_MSG_RECV,
+	ZS_FN_RECV,
+	ZS_FN_MSG_SEND,
+	ZS_FN_SEND,
+	ZS_FN_SEND_CONST,
+	ZS_FN_GETSOCKOPT,
+	ZS_FN_SOCKET,
+	ZS_FN_BIND,
+	ZS_FN_CONNECT,
+	ZS_FN_CLOSE,
+	ZS_FN_VERSION,
+	ZS_FN_COUNT,
+};
+
+extern const char *const zs_func_names[ZS_FN_COUNT];
+
+struct zmq_object {
+	char path[PATH_MAX];	  /* as the target names it in its maps */
+	char host_path[PATH_MAX]; /* the same inode, reachable from here */
+	uint64_t inode;
+	bool main_binary; /* libzmq linked into the executable itself */
+	struct elf_symbol syms[ZS_FN_COUNT];
+};
+
+/*
+ * Fills up to `max` objects; returns how many, or a negative errno:
+ * -ESRCH if the process is gone, -EACCES if its maps or files are out of
+ * reach.  0 means the process maps no libzmq.
+ */
+int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max);
+
+/* Does this process map libzmq?  For `list`: the first object's path, or NULL. */
+int process_zmq_path(pid_t pid, char *path, size_t n);
+
+#endif

@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The loader's core: one BPF object, and the processes it is attached to.
+ * Everything here may be called from the HTTP thread while the main thread
+ * attaches or detaches, so the target list is guarded by `lock`.
+ */
+#ifndef ZS_OBSERVER_H
+#define ZS_OBSERVER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "calibrate.h"
+#include "libzmq_discovery.h"
+#include "options.h"
+#include "probe_site.h"
+#include "strbuf.h"
+
+#define ZS_MAX_OBJECTS 4
+#define ZS_MAX_PROBES 19
+
+struct probe_link {
+	const char *function; /* libzmq symbol */
+	const char *program;  /* BPF program */
+	bool retprobe;
+	uint64_t offset; /* file offset attached at: symbol + site.skip */
+	struct probe_site site;
+	struct bpf_link *link;
+	int error; /* negative errno when attaching failed */
+};
+
+struct attached_object {
+	struct zmq_object obj;
+	struct calibration cal;
+	struct probe_link probes[ZS_MAX_PROBES];
+	size_t nprobes;
+};
+
+struct target {
+	pid_t pid;
+	uint64_t start_time; /* /proc/PID/stat field 22, to notice pid reuse */
+	char comm[17];
+	bool up;
+	struct timespec exited_at;
+	struct zmq_layout layout; /* what the BPF side uses for this process */
+	struct attached_object objs[ZS_MAX_OBJECTS];
+	size_t nobjs;
+	/* --handler probes: an entry and a return probe per spec */
+	struct probe_link handlers[ZS_MAX_HANDLERS * 2];
+	size_t nhandlers;
+};
+
+struct zmqscope_bpf;
+
+struct observer {
+	struct zmqscope_bpf *skel;
+	const struct zs_options *opts;
+	pthread_mutex_t lock;
+	struct target **targets;
+	size_t ntargets;
+	char listen_text[96];
+	struct timespec started;
+};
+
+/* Loads the BPF object and fills the role maps.  0 or negative errno. */
+int observer_open(struct observer *ob, const struct zs_options *opts, char *err, size_t errlen);
+void observer_close(struct observer *ob);
+
+/* Finds libzmq in `pid`, calibrates and attaches.  0 or negative errno. */
+int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen);
+
+/* Is this process (and, when start_time != 0, this incarnation) attached? */
+bool observer_is_attached(struct observer *ob, pid_t pid, uint64_t start_time);
+
+/* Marks exited targets down and detaches them; drops them after --ttl. */
+void observer_check_targets(struct observer *ob);
+
+/* GET /metrics */
+void observer_render_metrics(struct observer *ob, struct strbuf *out);
+/* zmqscope status, for this instance */
+void observer_render_status(struct observer *ob, struct strbuf *out, bool json);
+
+/* Reads /proc/PID/stat's start time and comm.  0 or negative errno. */
+int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen);
+
+#endif

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/* `stop`, `status` and `list`: commands that talk to instances or read /proc. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "instance.h"
+#include "json_writer.h"
+#include "libzmq_discovery.h"
+#include "observer.h"
+
+#define MAX_LISTED 256
+#define STOP_TIMEOUT_MS 10000
+
+int cmd_stop(struct zs_options *o)
+{
+	struct instance_info *list = calloc(MAX_LISTED, sizeof(*list));
+	int n, rc = 0;
+	bool matched = false;
+
+	if (!list)
+		return EXIT_RUNTIME;
+	n = instance_list(list, MAX_LISTED);
+	if (n < 0) {
+		zs_error("cannot read %s: %s", instance_runtime_dir(), strerror(-n));
+		free(list);
+		return EXIT_RUNTIME;
+	}
+	for (int i = 0; i < n; i++) {
+		char id[16];
+		int err;
+
+		snprintf(id, sizeof(id), "%d", list[i].id);
+		if (!o->all && strcmp(o->instance_id, id))
+			continue;
+		matched = true;
+		err = instance_stop(&list[i], STOP_TIMEOUT_MS);
+		if (err) {
+			zs_error("instance %s (pid %d) did not stop: %s", id, (int)list[i].pid,
+				 strerror(-err));
+			rc = EXIT_RUNTIME;
+		}
+	}
+	if (!matched && !o->all) {
+		zs_error("no instance '%s'; 'zmqscope status' lists the running ones",
+			 o->instance_id);
+		rc = EXIT_RUNTIME;
+	}
+	free(list);
+	return rc;
+}
+
+int cmd_status(struct zs_options *o)
+{
+	struct instance_info *list = calloc(MAX_LISTED, sizeof(*list));
+	struct strbuf out = STRBUF_INIT;
+	int n, rc = 0, shown = 0;
+
+	if (!list)
+		return EXIT_RUNTIME;
+	n = instance_list(list, MAX_LISTED);
+	if (n < 0) {
+		zs_error("cannot read %s: %s", instance_runtime_dir(), strerror(-n));
+		free(list);
+		return EXIT_RUNTIME;
+	}
+	if (o->json)
+		strbuf_puts(&out, "[");
+	for (int i = 0; i < n; i++) {
+		struct strbuf body = STRBUF_INIT;
+		int err;
+
+		if (!list[i].alive)
+			continue;
+		err = instance_query(&list[i], o->json ? "/status.json" : "/status", &body);
+		if (o->json) {
+			strbuf_printf(&out, "%s{\"id\":%d,\"status\":", shown ? "," : "", list[i].id);
+			strbuf_puts(&out, err ? "null" : strbuf_str(&body));
+			strbuf_puts(&out, "}");
+		} else {
+			strbuf_printf(&out, "instance %d: ", list[i].id);
+			if (err)
+				strbuf_printf(&out, "pid %d, not answering on %s: %s\n",
+					      (int)list[i].pid, list[i].sock_path, strerror(-err));
+			else
+				strbuf_puts(&out, strbuf_str(&body));
+		}
+		if (err)
+			rc = EXIT_RUNTIME;
+		shown++;
+		strbuf_free(&body);
+	}
+	if (o->json)
+		strbuf_puts(&out, "]\n");
+	else if (!shown)
+		strbuf_puts(&out, "no zmqscope instance is running\n");
+	fputs(strbuf_str(&out), stdout);
+	strbuf_free(&out);
+	free(list);
+	return rc;
+}
+
+static bool all_digits(const char *s)
+{
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+int cmd_list(struct zs_options *o)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct json_writer w;
+	struct dirent *de;
+	DIR *proc = opendir("/proc");
+
+	if (!proc) {
+		zs_error("cannot read /proc: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	json_init(&w, &out);
+	if (o->json)
+		json_array_begin(&w);
+	else
+		strbuf_printf(&out, "%-8s %-16s %-10s %s\n", "PID", "COMM", "ATTACHABLE", "LIBZMQ");
+	while ((de = readdir(proc))) {
+		char path[4096] = "", comm[17] = "?", why[64] = "yes";
+		pid_t pid;
+		int rc;
+
+		if (!all_digits(de->d_name))
+			continue;
+		pid = atoi(de->d_name);
+		if (pid == getpid())
+			continue;
+		rc = process_zmq_path(pid, path, sizeof(path));
+		if (rc == 0 || rc == -ESRCH)
+			continue;
+		if (rc < 0)
+			snprintf(why, sizeof(why), "no: %s", rc == -EACCES ? "permission denied"
+										: strerror(-rc));
+		process_identity(pid, NULL, comm, sizeof(comm));
+		if (o->json) {
+			json_object_begin(&w);
+			json_kv_int(&w, "pid", pid);
+			json_kv_string(&w, "comm", comm);
+			json_kv_string(&w, "library", path);
+			json_kv_bool(&w, "attachable", rc > 0);
+			if (rc < 0)
+				json_kv_string(&w, "reason", why + 4);
+			json_object_end(&w);
+		} else {
+			strbuf_printf(&out, "%-8d %-16s %-10s %s\n", (int)pid, comm, why,
+				      path[0] ? path : "?");
+		}
+	}
+	closedir(proc);
+	if (o->json) {
+		json_array_end(&w);
+		strbuf_putc(&out, '\n');
+	}
+	fputs(strbuf_str(&out), stdout);
+	strbuf_free(&out);
+	return 0;
+}

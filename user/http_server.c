@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: MIT
+#include "http_server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "exposition.h"
+
+#define CONNECTION_TIMEOUT_S 10
+#define CONNECTION_LIMIT 512
+#define CONNECTION_MEMORY 32768 /* request line and headers; larger gets 4xx */
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct http_routes routes;
+	bool control;
+	char unix_path[108];
+};
+
+static const char index_page[] =
+	"<!DOCTYPE html>\n<html><head><title>zmqscope</title></head><body>\n"
+	"<h1>zmqscope</h1>\n<p>ZeroMQ socket metrics, observed from outside the process with "
+	"eBPF uprobes.</p>\n<ul>\n<li><a href=\"/metrics\">/metrics</a>: Prometheus text "
+	"exposition</li>\n<li><a href=\"/healthz\">/healthz</a>: liveness</li>\n</ul>\n"
+	"</body></html>\n";
+
+void listen_format(const struct zs_listen *l, char *out, size_t n)
+{
+	if (l->family == AF_INET6)
+		snprintf(out, n, "[%s]:%u", l->host, l->port);
+	else
+		snprintf(out, n, "%s:%u", l->host, l->port);
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *type,
+			     struct strbuf *body)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+	size_t len = body->len;
+	char *buf = body->buf;
+
+	/* MHD frees the text once it is sent. */
+	*body = (struct strbuf)STRBUF_INIT;
+	r = MHD_create_response_from_buffer(len, buf ? buf : (char *)"",
+					    buf ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+	if (!r) {
+		free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **state)
+{
+	struct http_server *s = cls;
+	struct strbuf body = STRBUF_INIT;
+
+	(void)version;
+	(void)upload_data;
+	(void)state;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
+		/* Answer at once: nothing here accepts a body. */
+		*upload_size = 0;
+		strbuf_puts(&body, "method not allowed: use GET or HEAD\n");
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain", &body);
+	}
+	if (!s->control && !strcmp(url, "/metrics")) {
+		s->routes.metrics(s->routes.arg, &body);
+		if (body.oom) {
+			strbuf_free(&body);
+			strbuf_puts(&body, "out of memory rendering metrics\n");
+			return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", &body);
+		}
+		return reply(c, MHD_HTTP_OK, EXPO_CONTENT_TYPE, &body);
+	}
+	if (!s->control && !strcmp(url, "/healthz")) {
+		strbuf_puts(&body, "ok\n");
+		return reply(c, MHD_HTTP_OK, "text/plain", &body);
+	}
+	if (!s->control && !strcmp(url, "/")) {
+		strbuf_puts(&body, index_page);
+		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", &body);
+	}
+	if (s->control && (!strcmp(url, "/status") || !strcmp(url, "/status.json"))) {
+		bool json = !strcmp(url, "/status.json");
+
+		s->routes.status(s->routes.arg, &body, json);
+		return reply(c, MHD_HTTP_OK, json ? "application/json" : "text/plain", &body);
+	}
+	strbuf_puts(&body, "not found; try /metrics\n");
+	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", &body);
+}
+
+static void quiet_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	(void)fmt;
+	(void)ap;
+}
+
+static struct http_server *serve_fd(int fd, const struct http_routes *r, bool control, char *err,
+				    size_t errlen)
+{
+	struct http_server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	s->routes = *r;
+	s->control = control;
+	s->daemon = MHD_start_daemon(
+		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, quiet_mhd_log, NULL,
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		snprintf(err, errlen, "cannot start the HTTP server");
+		close(fd);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+struct http_server *http_server_start_tcp(const struct zs_listen *l, const struct http_routes *r,
+					  char *err, size_t errlen)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t sslen;
+	char text[96];
+	int fd, one = 1;
+
+	listen_format(l, text, sizeof(text));
+	if (l->family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(l->port);
+		inet_pton(AF_INET6, l->host, &a->sin6_addr);
+		sslen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons(l->port);
+		inet_pton(AF_INET, l->host, &a->sin_addr);
+		sslen = sizeof(*a);
+	}
+	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create a socket for %s: %s", text, strerror(errno));
+		return NULL;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (l->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sslen) || listen(fd, 128)) {
+		int e = errno;
+
+		snprintf(err, errlen, "cannot listen on %s: %s%s", text, strerror(e),
+			 e == EADDRINUSE ? "; pick a free port with --listen ADDR:PORT"
+			 : e == EADDRNOTAVAIL ? "; that address is not on this host"
+					      : "");
+		close(fd);
+		return NULL;
+	}
+	return serve_fd(fd, r, false, err, errlen);
+}
+
+struct http_server *http_server_start_unix(const char *path, const struct http_routes *r,
+					   char *err, size_t errlen)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct http_server *s;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		snprintf(err, errlen, "control socket path too long: %s", path);
+		return NULL;
+	}
+	strcpy(a.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot create the control socket: %s", strerror(errno));
+		return NULL;
+	}
+	unlink(path);
+	old = umask(0077);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 16)) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		umask(old);
+		close(fd);
+		return NULL;
+	}
+	umask(old);
+	s = serve_fd(fd, r, true, err, errlen);
+	if (s)
+		snprintf(s->unix_path, sizeof(s->unix_path), "%s", path);
+	return s;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	MHD_stop_daemon(s->daemon); /* closes the listening socket too */
+	if (s->unix_path[0])
+		unlink(s->unix_path);
+	free(s);
+}

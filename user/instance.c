@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+#include "instance.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_INSTANCES 256
+
+const char *instance_runtime_dir(void)
+{
+	const char *dir = getenv("ZMQSCOPE_RUNTIME_DIR");
+
+	return dir && *dir ? dir : "/run/zmqscope";
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+static int read_pid_file(const char *path, pid_t *pid, char *listen, size_t n)
+{
+	FILE *f = fopen(path, "re");
+	int p = 0;
+
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%d", &p) != 1) {
+		fclose(f);
+		return -EIO;
+	}
+	listen[0] = '\0';
+	if (fscanf(f, " %95s", listen) != 1)
+		listen[0] = '\0';
+	(void)n;
+	fclose(f);
+	*pid = p;
+	return 0;
+}
+
+static void paths_for(int id, char *pid_path, size_t pn, char *sock_path, size_t sn)
+{
+	snprintf(pid_path, pn, "%s/%d.pid", instance_runtime_dir(), id);
+	snprintf(sock_path, sn, "%s/%d.sock", instance_runtime_dir(), id);
+}
+
+int instance_register(struct instance *inst, const char *listen_text, char *err, size_t errlen)
+{
+	const char *dir = instance_runtime_dir();
+
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	for (int id = 1; id <= MAX_INSTANCES; id++) {
+		char line[160];
+		pid_t pid;
+		char listen[96];
+		int fd;
+
+		paths_for(id, inst->pid_path, sizeof(inst->pid_path), inst->sock_path,
+			  sizeof(inst->sock_path));
+		fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0 && errno == EEXIST) {
+			/* Taken, unless its owner died without cleaning up. */
+			if (read_pid_file(inst->pid_path, &pid, listen, sizeof(listen)) == 0 &&
+			    pid_alive(pid))
+				continue;
+			unlink(inst->pid_path);
+			fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		}
+		if (fd < 0) {
+			if (errno == EEXIST)
+				continue;
+			snprintf(err, errlen, "cannot create %s: %s", inst->pid_path,
+				 strerror(errno));
+			return -errno;
+		}
+		snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), listen_text);
+		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+			close(fd);
+			unlink(inst->pid_path);
+			snprintf(err, errlen, "cannot write %s", inst->pid_path);
+			return -EIO;
+		}
+		close(fd);
+		inst->id = id;
+		return 0;
+	}
+	snprintf(err, errlen, "too many zmqscope instances under %s", dir);
+	return -ENOSPC;
+}
+
+void instance_unregister(struct instance *inst)
+{
+	if (!inst->id)
+		return;
+	unlink(inst->sock_path);
+	unlink(inst->pid_path);
+	inst->id = 0;
+}
+
+static int cmp_info(const void *a, const void *b)
+{
+	return ((const struct instance_info *)a)->id - ((const struct instance_info *)b)->id;
+}
+
+int instance_list(struct instance_info *out, size_t max)
+{
+	DIR *d = opendir(instance_runtime_dir());
+	struct dirent *de;
+	size_t n = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && n < max) {
+		struct instance_info *i = &out[n];
+		char pid_path[256], *end;
+		long id = strtol(de->d_name, &end, 10);
+
+		if (id <= 0 || strcmp(end, ".pid"))
+			continue;
+		memset(i, 0, sizeof(*i));
+		i->id = (int)id;
+		paths_for(i->id, pid_path, sizeof(pid_path), i->sock_path, sizeof(i->sock_path));
+		if (read_pid_file(pid_path, &i->pid, i->listen, sizeof(i->listen)))
+			continue;
+		i->alive = pid_alive(i->pid);
+		n++;
+	}
+	closedir(d);
+	qsort(out, n, sizeof(*out), cmp_info);
+	return (int)n;
+}
+
+int instance_stop(const struct instance_info *info, int timeout_ms)
+{
+	struct timespec nap = { 0, 20 * 1000 * 1000 };
+
+	if (!info->alive)
+		return 0;
+	if (kill(info->pid, SIGTERM))
+		return errno == ESRCH ? 0 : -errno;
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		if (!pid_alive(info->pid))
+			return 0;
+		nanosleep(&nap, NULL);
+	}
+	return -ETIMEDOUT;
+}
+
+int instance_query(const struct instance_info *info, const char *path, struct strbuf *out)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char req[128], buf[4096];
+	struct strbuf raw = STRBUF_INIT;
+	const char *body;
+	int fd, rc = 0;
+
+	if (strlen(info->sock_path) >= sizeof(a.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(a.sun_path, info->sock_path, strlen(info->sock_path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+		rc = -errno;
+		goto out;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req)) {
+		rc = -EIO;
+		goto out;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&p, 1, 5000) <= 0) {
+			rc = -ETIMEDOUT;
+			goto out;
+		}
+		r = read(fd, buf, sizeof(buf));
+		if (r < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		strbuf_append(&raw, buf, (size_t)r);
+	}
+	body = strstr(strbuf_str(&raw), "\r\n\r\n");
+	if (strncmp(strbuf_str(&raw), "HTTP/1.", 7) || !body) {
+		rc = -EPROTO;
+		goto out;
+	}
+	strbuf_puts(out, body + 4);
+out:
+	strbuf_free(&raw);
+	close(fd);
+	return rc;
+}

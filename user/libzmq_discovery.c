@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: MIT
+#include "libzmq_discovery.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "proc_maps.h"
+
+const char *const zs_func_names[ZS_FN_COUNT] = {
+	[ZS_FN_MSG_RECV] = "zmq_msg_recv",	   [ZS_FN_RECV] = "zmq_recv",
+	[ZS_FN_MSG_SEND] = "zmq_msg_send",	   [ZS_FN_SEND] = "zmq_send",
+	[ZS_FN_SEND_CONST] = "zmq_send_const",	   [ZS_FN_GETSOCKOPT] = "zmq_getsockopt",
+	[ZS_FN_SOCKET] = "zmq_socket",		   [ZS_FN_BIND] = "zmq_bind",
+	[ZS_FN_CONNECT] = "zmq_connect",	   [ZS_FN_CLOSE] = "zmq_close",
+	[ZS_FN_VERSION] = "zmq_version",
+};
+
+struct discovery {
+	pid_t pid;
+	struct zmq_object *out;
+	size_t max;
+	size_t n;
+	uint64_t seen[64]; /* inodes already examined */
+	size_t nseen;
+	char exe[PATH_MAX];
+	int first_error;
+};
+
+static bool already_seen(struct discovery *d, uint64_t inode)
+{
+	for (size_t i = 0; i < d->nseen; i++)
+		if (d->seen[i] == inode)
+			return true;
+	if (d->nseen < sizeof(d->seen) / sizeof(d->seen[0]))
+		d->seen[d->nseen++] = inode;
+	return false;
+}
+
+/*
+ * Prefer /proc/PID/root/PATH, which also reaches into a container; fall back
+ * to /proc/PID/map_files/ when that path now names another file (an
+ * upgraded library) or none (deleted).
+ */
+static int host_path_for(pid_t pid, const struct maps_entry *e, char *out, size_t n)
+{
+	struct stat st;
+
+	if (snprintf(out, n, "/proc/%d/root%s", (int)pid, e->path) >= (int)n)
+		return -ENAMETOOLONG;
+	if (!e->deleted && !stat(out, &st) && st.st_ino == e->inode &&
+	    major(st.st_dev) == e->dev_major && minor(st.st_dev) == e->dev_minor)
+		return 0;
+	snprintf(out, n, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, e->start, e->end);
+	return stat(out, &st) ? -errno : 0;
+}
+
+static int visit_mapping(const struct maps_entry *e, void *arg)
+{
+	struct discovery *d = arg;
+	struct zmq_object *o;
+	int rc;
+
+	if (!maps_is_exec(e) || !maps_is_file(e) || already_seen(d, e->inode))
+		return 0;
+	if (d->n == d->max)
+		return 0;
+	o = &d->out[d->n];
+	memset(o, 0, sizeof(*o));
+	rc = host_path_for(d->pid, e, o->host_path, sizeof(o->host_path));
+	if (rc) {
+		if (!d->first_error)
+			d->first_error = rc;
+		return 0;
+	}
+	for (int f = 0; f < ZS_FN_COUNT; f++)
+		o->syms[f].name = zs_func_names[f];
+	rc = elf_find_symbols(o->host_path, o->syms, ZS_FN_COUNT);
+	if (rc < 0) {
+		if (rc != -ENOEXEC && !d->first_error)
+			d->first_error = rc;
+		return 0;
+	}
+	if (!o->syms[ZS_FN_MSG_RECV].found)
+		return 0;
+	memcpy(o->path, e->path, sizeof(o->path));
+	o->inode = e->inode;
+	o->main_binary = !strcmp(e->path, d->exe);
+	d->n++;
+	return 0;
+}
+
+int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max)
+{
+	struct discovery *d = calloc(1, sizeof(*d));
+	char link[64];
+	ssize_t len;
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	d->pid = pid;
+	d->out = out;
+	d->max = max;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	len = readlink(link, d->exe, sizeof(d->exe) - 1);
+	if (len > 0)
+		d->exe[len] = '\0';
+	rc = maps_for_each(pid, visit_mapping, d);
+	if (rc == -ENOENT)
+		rc = -ESRCH;
+	else if (!rc)
+		rc = d->n ? (int)d->n : (d->first_error == -EACCES || d->first_error == -EPERM
+					       ? -EACCES : 0);
+	free(d);
+	return rc;
+}
+
+int process_zmq_path(pid_t pid, char *path, size_t n)
+{
+	struct zmq_object *o = calloc(4, sizeof(*o));
+	int rc;
+
+	if (!o)
+		return -ENOMEM;
+	rc = find_zmq_objects(pid, o, 4);
+	if (rc > 0)
+		snprintf(path, n, "%.*s", (int)(n - 1), o[0].path);
+	free(o);
+	return rc;
+}

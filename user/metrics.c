@@ -1,0 +1,371 @@
+// SPDX-License-Identifier: MIT
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "exposition.h"
+#include "msgtype.h"
+
+/* pid, socket, type, role, endpoint */
+#define SOCKET_LABELS 5
+
+static bool span_open(const struct zs_sock *s)
+{
+	return s->span_start_ns != 0;
+}
+
+void lmcache_gauges_compute(const struct metrics_snapshot *snap, const struct metrics_target *t,
+			    struct lmcache_gauges *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* LMCache adds len(parts) per pull message, and 1 per request on reply sockets. */
+	out->pull_message_count = t->roles[ZS_ROLE_PULL].msg_frames_rx;
+	out->reply_message_count = t->roles[ZS_ROLE_REPLY].msgs_rx;
+	for (size_t i = 0; i < snap->nsockets; i++) {
+		const struct zs_sock *s = &snap->sockets[i].s;
+
+		if (snap->sockets[i].tgid != t->pid)
+			continue;
+		if (s->role == ZS_ROLE_PULL) {
+			if (span_open(s))
+				out->pull_active_requests += s->span_frames;
+			out->pull_has_pending |= s->pending;
+		} else if (s->role == ZS_ROLE_REPLY) {
+			if (span_open(s))
+				out->reply_active_requests++;
+			out->reply_has_pending |= s->pending;
+		}
+	}
+	/* A role timed by --handler probes counts the handler calls in progress instead. */
+	if (t->explicit_roles & (1U << ZS_ROLE_PULL))
+		out->pull_active_requests = (uint64_t)(t->explicit_active[ZS_ROLE_PULL] > 0
+							       ? t->explicit_active[ZS_ROLE_PULL]
+							       : 0);
+	if (t->explicit_roles & (1U << ZS_ROLE_REPLY))
+		out->reply_active_requests = (uint64_t)(t->explicit_active[ZS_ROLE_REPLY] > 0
+								? t->explicit_active[ZS_ROLE_REPLY]
+								: 0);
+}
+
+const char *metrics_msg_type_name(const struct metrics_snapshot *snap, uint32_t tgid,
+				  uint32_t id)
+{
+	if (id == ZS_MSGTYPE_UNKNOWN)
+		return "unknown";
+	if (id == ZS_MSGTYPE_OTHER)
+		return "other";
+	for (size_t i = 0; i < snap->nmsg_types; i++)
+		if (snap->msg_types[i].tgid == tgid && snap->msg_types[i].id == id)
+			return snap->msg_types[i].name;
+	return "other";
+}
+
+static void render_lmcache(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
+			   struct strbuf *out)
+{
+	static const struct {
+		const char *name;
+		const char *help;
+	} gauges[] = {
+		{ "lmcache:cache_controller_pull_socket_message_count",
+		  "Frames received on the controller's PULL sockets since zmqscope attached "
+		  "(LMCache counts every part of a multipart message)." },
+		{ "lmcache:cache_controller_reply_socket_message_count",
+		  "Requests received on the controller's reply and heartbeat ROUTER sockets since "
+		  "zmqscope attached." },
+		{ "lmcache:cache_controller_pull_socket_active_requests",
+		  "Frames of PULL messages whose handler has not finished." },
+		{ "lmcache:cache_controller_reply_socket_active_requests",
+		  "Requests on reply sockets whose handler has not finished." },
+		{ "lmcache:cache_controller_pull_socket_has_pending",
+		  "1 if the controller last saw a message waiting on a PULL socket, else 0." },
+		{ "lmcache:cache_controller_reply_socket_has_pending",
+		  "1 if the controller last saw a message waiting on a reply socket, else 0." },
+	};
+	struct lmcache_gauges g[snap->ntargets ? snap->ntargets : 1];
+
+	for (size_t t = 0; t < snap->ntargets; t++)
+		lmcache_gauges_compute(snap, &snap->targets[t], &g[t]);
+	for (size_t k = 0; k < sizeof(gauges) / sizeof(gauges[0]); k++) {
+		expo_family(out, gauges[k].name, EXPO_GAUGE, gauges[k].help);
+		for (size_t t = 0; t < snap->ntargets; t++) {
+			const uint64_t values[] = {
+				g[t].pull_message_count,    g[t].reply_message_count,
+				g[t].pull_active_requests,  g[t].reply_active_requests,
+				g[t].pull_has_pending,	    g[t].reply_has_pending,
+			};
+			char pid[16];
+			struct expo_label l[] = { { "role", "controller" }, { "pid", pid } };
+
+			snprintf(pid, sizeof(pid), "%" PRIu32, snap->targets[t].pid);
+			expo_sample(out, gauges[k].name, l, 2, cfg->labels, cfg->nlabels,
+				    (double)values[k]);
+		}
+	}
+}
+
+enum sock_value {
+	SV_FRAMES_RX,
+	SV_MSGS_RX,
+	SV_BYTES_RX,
+	SV_FRAMES_TX,
+	SV_MSGS_TX,
+	SV_BYTES_TX,
+	SV_RX_EAGAIN,
+	SV_TX_EAGAIN,
+	SV_RX_ERRORS,
+	SV_TX_ERRORS,
+	SV_ACTIVE,
+	SV_PENDING,
+};
+
+static uint64_t sock_value(const struct zs_sock *s, enum sock_value v)
+{
+	switch (v) {
+	case SV_FRAMES_RX:
+		return s->c.frames_rx;
+	case SV_MSGS_RX:
+		return s->c.msgs_rx;
+	case SV_BYTES_RX:
+		return s->c.bytes_rx;
+	case SV_FRAMES_TX:
+		return s->c.frames_tx;
+	case SV_MSGS_TX:
+		return s->c.msgs_tx;
+	case SV_BYTES_TX:
+		return s->c.bytes_tx;
+	case SV_RX_EAGAIN:
+		return s->c.rx_eagain;
+	case SV_TX_EAGAIN:
+		return s->c.tx_eagain;
+	case SV_RX_ERRORS:
+		return s->c.rx_errors;
+	case SV_TX_ERRORS:
+		return s->c.tx_errors;
+	case SV_ACTIVE:
+		return span_open(s) ? 1 : 0;
+	case SV_PENDING:
+		return s->pending;
+	}
+	return 0;
+}
+
+/* On roles that decode types, a socket's messages are split by msg_type. */
+static void render_messages_by_type(const struct metrics_snapshot *snap,
+				    const struct metrics_config *cfg,
+				    const struct metrics_socket *ms, const struct expo_label *sock_labels,
+				    struct strbuf *out)
+{
+	struct expo_label l[SOCKET_LABELS + 1];
+	bool any = false;
+
+	memcpy(l, sock_labels, SOCKET_LABELS * sizeof(*l));
+	l[SOCKET_LABELS].name = "msg_type";
+	for (size_t i = 0; i < snap->nsock_types; i++) {
+		const struct metrics_sock_type *st = &snap->sock_types[i];
+
+		if (st->tgid != ms->tgid || st->handle != ms->handle || st->gen != ms->s.gen)
+			continue;
+		l[SOCKET_LABELS].value = metrics_msg_type_name(snap, st->tgid, st->msg_type);
+		expo_sample(out, "zmqscope_messages_received_total", l, SOCKET_LABELS + 1,
+			    cfg->labels, cfg->nlabels, (double)st->msgs);
+		any = true;
+	}
+	if (!any) {
+		l[SOCKET_LABELS].value = "unknown";
+		expo_sample(out, "zmqscope_messages_received_total", l, SOCKET_LABELS + 1,
+			    cfg->labels, cfg->nlabels, (double)ms->s.c.msgs_rx);
+	}
+}
+
+static void render_sockets(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
+			   struct strbuf *out)
+{
+	static const struct {
+		const char *name;
+		enum expo_type type;
+		enum sock_value value;
+		const char *help;
+	} families[] = {
+		{ "zmqscope_frames_received_total", EXPO_COUNTER, SV_FRAMES_RX,
+		  "Frames received on the socket." },
+		{ "zmqscope_messages_received_total", EXPO_COUNTER, SV_MSGS_RX,
+		  "Complete (multipart) messages received on the socket." },
+		{ "zmqscope_bytes_received_total", EXPO_COUNTER, SV_BYTES_RX,
+		  "Payload bytes received on the socket." },
+		{ "zmqscope_frames_sent_total", EXPO_COUNTER, SV_FRAMES_TX,
+		  "Frames sent on the socket." },
+		{ "zmqscope_messages_sent_total", EXPO_COUNTER, SV_MSGS_TX,
+		  "Complete (multipart) messages sent on the socket." },
+		{ "zmqscope_bytes_sent_total", EXPO_COUNTER, SV_BYTES_TX,
+		  "Payload bytes sent on the socket." },
+		{ "zmqscope_receive_would_block_total", EXPO_COUNTER, SV_RX_EAGAIN,
+		  "Non-blocking receives that found nothing to read (EAGAIN)." },
+		{ "zmqscope_send_would_block_total", EXPO_COUNTER, SV_TX_EAGAIN,
+		  "Non-blocking sends refused at the high-water mark (EAGAIN): back-pressure." },
+		{ "zmqscope_receive_errors_total", EXPO_COUNTER, SV_RX_ERRORS,
+		  "Blocking receives that failed (interrupted, timed out or context terminated)." },
+		{ "zmqscope_send_errors_total", EXPO_COUNTER, SV_TX_ERRORS,
+		  "Blocking sends that failed." },
+		{ "zmqscope_socket_active_handlers", EXPO_GAUGE, SV_ACTIVE,
+		  "1 while a received message is being handled, per the handler-span rules." },
+		{ "zmqscope_socket_pending", EXPO_GAUGE, SV_PENDING,
+		  "1 if the application last saw a message waiting on the socket (ZMQ_EVENTS)." },
+	};
+
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		expo_family(out, families[f].name, families[f].type, families[f].help);
+		for (size_t i = 0; i < snap->nsockets; i++) {
+			const struct metrics_socket *ms = &snap->sockets[i];
+			char pid[16], handle[24], type[16];
+			struct expo_label l[] = {
+				{ "pid", pid },
+				{ "socket", handle },
+				{ "type", type },
+				{ "role", role_name(ms->s.role) },
+				{ "endpoint", ms->s.endpoint },
+			};
+
+			snprintf(pid, sizeof(pid), "%" PRIu32, ms->tgid);
+			snprintf(handle, sizeof(handle), "0x%" PRIx64, ms->handle);
+			snprintf(type, sizeof(type), "%s", socket_type_name(ms->s.type));
+			if (families[f].value == SV_MSGS_RX &&
+			    (ms->s.role == ZS_ROLE_PULL || ms->s.role == ZS_ROLE_REPLY)) {
+				render_messages_by_type(snap, cfg, ms, l, out);
+				continue;
+			}
+			expo_sample(out, families[f].name, l, sizeof(l) / sizeof(l[0]), cfg->labels,
+				    cfg->nlabels, (double)sock_value(&ms->s, families[f].value));
+		}
+	}
+}
+
+static void render_histograms(const struct metrics_snapshot *snap,
+			      const struct metrics_config *cfg, struct strbuf *out)
+{
+	static const struct {
+		const char *name;
+		const char *help;
+	} kinds[ZS_SPAN_KINDS] = {
+		[ZS_SPAN_HANDLER] = { "zmqscope_handler_duration_seconds",
+				      "Time from a message's final frame received to its handler's "
+				      "end (reply sent, or the next read)." },
+		[ZS_SPAN_REQUEST] = { "zmqscope_request_duration_seconds",
+				      "Reply sockets: time from a request's final frame received to "
+				      "the final frame of its reply sent." },
+	};
+	/* Below ~1 us the buckets say nothing about a handler; fold them. */
+	const size_t first_slot = 10;
+
+	for (uint8_t k = 0; k < ZS_SPAN_KINDS; k++) {
+		expo_family(out, kinds[k].name, EXPO_HISTOGRAM, kinds[k].help);
+		for (size_t i = 0; i < snap->nhists; i++) {
+			const struct metrics_hist *mh = &snap->hists[i];
+			char pid[16];
+			struct expo_label l[] = {
+				{ "pid", pid },
+				{ "role", role_name(mh->key.role) },
+				{ "msg_type",
+				  metrics_msg_type_name(snap, mh->key.tgid, mh->key.msg_type) },
+			};
+
+			uint64_t slots[ZS_HIST_SLOTS];
+
+			if (mh->key.kind != k)
+				continue;
+			for (size_t s = 0; s < ZS_HIST_SLOTS; s++)
+				slots[s] = mh->h.slots[s];
+			snprintf(pid, sizeof(pid), "%" PRIu32, mh->key.tgid);
+			expo_histogram_log2(out, kinds[k].name, l, 3, cfg->labels, cfg->nlabels,
+					    slots, ZS_HIST_SLOTS, first_slot, 1e9, mh->h.sum_ns);
+		}
+	}
+}
+
+static void render_health(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
+			  struct strbuf *out)
+{
+	char pid[16];
+
+	expo_family(out, "zmqscope_target_up", EXPO_GAUGE,
+		    "1 while the process is alive and attached, 0 after it exited.");
+	for (size_t t = 0; t < snap->ntargets; t++) {
+		struct expo_label l[] = { { "pid", pid } };
+
+		snprintf(pid, sizeof(pid), "%" PRIu32, snap->targets[t].pid);
+		expo_sample(out, "zmqscope_target_up", l, 1, cfg->labels, cfg->nlabels, snap->targets[t].up);
+	}
+	expo_family(out, "zmqscope_probe_attached", EXPO_GAUGE,
+		    "1 for each uprobe or uretprobe attached, 0 for one that failed to attach.");
+	for (size_t t = 0; t < snap->ntargets; t++) {
+		const struct metrics_target *mt = &snap->targets[t];
+
+		snprintf(pid, sizeof(pid), "%" PRIu32, mt->pid);
+		for (size_t p = 0; p < mt->nprobes; p++) {
+			char probe[64];
+			struct expo_label l[] = {
+				{ "pid", pid },
+				{ "probe", probe },
+				{ "library", mt->probes[p].library },
+			};
+
+			snprintf(probe, sizeof(probe), "%s%s", mt->probes[p].function,
+				 mt->probes[p].retprobe ? ":return" : "");
+			expo_sample(out, "zmqscope_probe_attached", l, 3, cfg->labels, cfg->nlabels,
+				    mt->probes[p].attached);
+		}
+	}
+	expo_family(out, "zmqscope_map_entries", EXPO_GAUGE, "Entries in each BPF map.");
+	for (size_t m = 0; m < snap->nmaps; m++) {
+		struct expo_label l[] = { { "map", snap->maps[m].name } };
+
+		expo_sample(out, "zmqscope_map_entries", l, 1, cfg->labels, cfg->nlabels,
+			    (double)snap->maps[m].entries);
+	}
+	expo_family(out, "zmqscope_map_max_entries", EXPO_GAUGE, "Capacity of each BPF map.");
+	for (size_t m = 0; m < snap->nmaps; m++) {
+		struct expo_label l[] = { { "map", snap->maps[m].name } };
+
+		expo_sample(out, "zmqscope_map_max_entries", l, 1, cfg->labels, cfg->nlabels,
+			    (double)snap->maps[m].max_entries);
+	}
+	expo_family(out, "zmqscope_map_update_failures_total", EXPO_COUNTER,
+		    "Updates dropped because a bounded BPF map was full.");
+	for (size_t m = 0; m < snap->nmaps; m++) {
+		struct expo_label l[] = { { "map", snap->maps[m].name } };
+
+		expo_sample(out, "zmqscope_map_update_failures_total", l, 1, cfg->labels, cfg->nlabels,
+			    (double)snap->maps[m].update_failures);
+	}
+	expo_family(out, "zmqscope_build_info", EXPO_GAUGE,
+		    "Always 1; the labels say which zmqscope and libbpf are running.");
+	{
+		struct expo_label l[] = {
+			{ "version", cfg->version },
+			{ "libbpf_version", cfg->libbpf_version },
+		};
+
+		expo_sample(out, "zmqscope_build_info", l, 2, cfg->labels, cfg->nlabels, 1);
+	}
+}
+
+void metrics_render(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
+		    struct strbuf *out)
+{
+	if (cfg->lmcache_names)
+		render_lmcache(snap, cfg, out);
+	render_sockets(snap, cfg, out);
+	render_histograms(snap, cfg, out);
+	render_health(snap, cfg, out);
+}
+
+void metrics_render_scrape_duration(const struct metrics_config *cfg, double seconds,
+				    struct strbuf *out)
+{
+	expo_family(out, "zmqscope_scrape_duration_seconds", EXPO_GAUGE,
+		    "Time spent reading the maps and rendering this response.");
+	expo_sample(out, "zmqscope_scrape_duration_seconds", NULL, 0, cfg->labels, cfg->nlabels,
+		    seconds);
+}

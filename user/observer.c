@@ -1,0 +1,544 @@
+// SPDX-License-Identifier: MIT
+#include "observer.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exposition.h"
+#include "json_writer.h"
+#include "metrics.h"
+#include "zmqscope.skel.h"
+
+static const struct probe_spec {
+	enum zs_func fn;
+	bool retprobe;
+	const char *program;
+} probe_specs[ZS_MAX_PROBES] = {
+	{ ZS_FN_MSG_RECV, false, "zmq_msg_recv_entry" },
+	{ ZS_FN_MSG_RECV, true, "zmq_msg_recv_return" },
+	{ ZS_FN_RECV, false, "zmq_recv_entry" },
+	{ ZS_FN_RECV, true, "zmq_recv_return" },
+	{ ZS_FN_MSG_SEND, false, "zmq_msg_send_entry" },
+	{ ZS_FN_MSG_SEND, true, "zmq_msg_send_return" },
+	{ ZS_FN_SEND, false, "zmq_send_entry" },
+	{ ZS_FN_SEND, true, "zmq_send_return" },
+	{ ZS_FN_SEND_CONST, false, "zmq_send_entry" },
+	{ ZS_FN_SEND_CONST, true, "zmq_send_return" },
+	{ ZS_FN_GETSOCKOPT, false, "zmq_getsockopt_entry" },
+	{ ZS_FN_GETSOCKOPT, true, "zmq_getsockopt_return" },
+	{ ZS_FN_SOCKET, false, "zmq_socket_entry" },
+	{ ZS_FN_SOCKET, true, "zmq_socket_return" },
+	{ ZS_FN_BIND, false, "zmq_bind_entry" },
+	{ ZS_FN_BIND, true, "zmq_bind_return" },
+	{ ZS_FN_CONNECT, false, "zmq_connect_entry" },
+	{ ZS_FN_CONNECT, true, "zmq_connect_return" },
+	{ ZS_FN_CLOSE, false, "zmq_close_entry" },
+};
+
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static int verbose_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen)
+{
+	char path[64], buf[1024], *open, *close;
+	unsigned long long start = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return errno == ENOENT ? -ESRCH : -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: it ends at the last ')'. */
+	open = strchr(buf, '(');
+	close = strrchr(buf, ')');
+	if (!open || !close || close < open)
+		return -EIO;
+	if (comm) {
+		size_t len = (size_t)(close - open - 1);
+
+		if (len >= commlen)
+			len = commlen - 1;
+		memcpy(comm, open + 1, len);
+		comm[len] = '\0';
+	}
+	/* Fields after comm: state is 3rd, starttime is 22nd. */
+	if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			      "%*d %*d %*d %llu",
+		   &start) != 1)
+		return -EIO;
+	if (start_time)
+		*start_time = start;
+	return 0;
+}
+
+/* ---- setup -------------------------------------------------------------- */
+
+static int fill_role_maps(struct observer *ob)
+{
+	int by_type = bpf_map__fd(ob->skel->maps.role_by_type);
+	int by_ep = bpf_map__fd(ob->skel->maps.role_by_endpoint);
+	uint8_t roles[ZS_NTYPES + 1] = { 0 };
+
+	roles[7] = ZS_ROLE_PULL;  /* PULL */
+	roles[6] = ZS_ROLE_REPLY; /* ROUTER */
+	roles[4] = ZS_ROLE_REPLY; /* REP */
+	for (size_t i = 0; i < ob->opts->nroles; i++)
+		if (ob->opts->roles[i].by_type)
+			roles[ob->opts->roles[i].type] = ob->opts->roles[i].role;
+	for (uint32_t t = 0; t <= ZS_NTYPES; t++)
+		if (bpf_map_update_elem(by_type, &t, &roles[t], BPF_ANY))
+			return -errno;
+	for (size_t i = 0; i < ob->opts->nroles; i++) {
+		char key[ZS_ENDPOINT_LEN] = { 0 };
+
+		if (ob->opts->roles[i].by_type)
+			continue;
+		strncpy(key, ob->opts->roles[i].endpoint, sizeof(key) - 1);
+		if (bpf_map_update_elem(by_ep, key, &ob->opts->roles[i].role, BPF_ANY))
+			return -errno;
+	}
+	return 0;
+}
+
+int observer_open(struct observer *ob, const struct zs_options *opts, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(ob, 0, sizeof(*ob));
+	ob->opts = opts;
+	pthread_mutex_init(&ob->lock, NULL);
+	clock_gettime(CLOCK_REALTIME, &ob->started);
+	libbpf_set_print(opts->verbose ? verbose_libbpf : quiet_libbpf);
+
+	ob->skel = zmqscope_bpf__open();
+	if (!ob->skel)
+		return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno)), -errno;
+	rc = zmqscope_bpf__load(ob->skel);
+	if (rc) {
+		rc = rc < 0 ? rc : -errno;
+		if (rc == -EPERM || rc == -EACCES)
+			fail(err, errlen,
+			     "permission denied loading BPF programs: run as root, or grant "
+			     "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_SYS_CHROOT");
+		else
+			fail(err, errlen,
+			     "cannot load the BPF programs (%s): the kernel needs BTF and "
+			     "uprobes; rerun with --verbose for the verifier's log",
+			     strerror(-rc));
+		zmqscope_bpf__destroy(ob->skel);
+		ob->skel = NULL;
+		return rc;
+	}
+	rc = fill_role_maps(ob);
+	if (rc) {
+		fail(err, errlen, "cannot configure the role maps: %s", strerror(-rc));
+		zmqscope_bpf__destroy(ob->skel);
+		ob->skel = NULL;
+		return rc;
+	}
+	return 0;
+}
+
+/* ---- attach ------------------------------------------------------------- */
+
+static struct bpf_program *program_named(struct observer *ob, const char *name)
+{
+	return bpf_object__find_program_by_name(ob->skel->obj, name);
+}
+
+/* Attaches `program` at a function's first instruction worth probing. */
+static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
+		      const char *target_path, const struct elf_symbol *sym, const char *program,
+		      bool retprobe, uint64_t cookie, struct probe_link *p)
+{
+	uint8_t code[16] = { 0 };
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe, .bpf_cookie = cookie);
+
+	p->function = sym->name;
+	p->program = program;
+	p->retprobe = retprobe;
+	if (elf_read_at(host_path, sym->file_offset, code, sizeof(code)) == 0)
+		probe_site_choose(code, sizeof(code), &p->site);
+	p->offset = sym->file_offset + p->site.skip;
+	p->link = bpf_program__attach_uprobe_opts(program_named(ob, program), pid, host_path,
+						  p->offset, &uo);
+	p->error = p->link ? 0 : -errno;
+	if (ob->opts->verbose)
+		fprintf(stderr, "zmqscope: pid %d %s%s at %s+0x%" PRIx64 " (%s, %s): %s\n",
+			(int)pid, p->function, retprobe ? ":return" : "", target_path, p->offset,
+			p->site.insn, probe_cost_name(p->site.cost),
+			p->link ? "attached" : strerror(-p->error));
+}
+
+static void attach_probe(struct observer *ob, pid_t pid, struct attached_object *ao,
+			 const struct probe_spec *spec)
+{
+	const struct elf_symbol *sym = &ao->obj.syms[spec->fn];
+
+	if (!sym->found || ao->nprobes == ZS_MAX_PROBES)
+		return;
+	attach_at(ob, pid, ao->obj.host_path, ao->obj.path, sym, spec->program, spec->retprobe,
+		  0, &ao->probes[ao->nprobes++]);
+}
+
+/*
+ * --handler ROLE=PATH:SYMBOL: PATH as the target sees it, so a binary inside
+ * a container is found through /proc/PID/root like libzmq is.
+ */
+static int attach_handlers(struct observer *ob, struct target *t, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ob->opts->nhandlers; i++) {
+		const struct zs_handler_spec *h = &ob->opts->handlers[i];
+		struct elf_symbol sym = { .name = h->symbol };
+		char host_path[PATH_MAX + 32];
+		int rc;
+
+		if (snprintf(host_path, sizeof(host_path), "/proc/%d/root%s", (int)t->pid,
+			     h->path) >= (int)sizeof(host_path))
+			return fail(err, errlen, "--handler path too long: %s", h->path), -ENAMETOOLONG;
+		rc = elf_find_symbols(host_path, &sym, 1);
+		if (rc < 0)
+			return fail(err, errlen, "--handler %s: cannot read %s in process %d: %s",
+				    h->symbol, h->path, (int)t->pid, strerror(-rc)),
+			       rc;
+		if (!sym.found)
+			return fail(err, errlen,
+				    "--handler: %s defines no function '%s' (check the name with "
+				    "'nm -D' or 'nm')",
+				    h->path, h->symbol),
+			       -ENOENT;
+		for (int ret = 0; ret < 2; ret++) {
+			struct probe_link *p = &t->handlers[t->nhandlers++];
+
+			attach_at(ob, t->pid, host_path, h->path, &sym,
+				  ret ? "handler_return" : "handler_entry", ret, h->role, p);
+			/* sym.name points into opts, which outlives the target. */
+			if (!p->link)
+				return fail(err, errlen, "--handler %s:%s in process %d: %s", h->path,
+					    h->symbol, (int)t->pid, strerror(-p->error)),
+				       p->error;
+		}
+	}
+	return 0;
+}
+
+static void detach_object(struct attached_object *ao)
+{
+	for (size_t i = 0; i < ao->nprobes; i++) {
+		bpf_link__destroy(ao->probes[i].link);
+		ao->probes[i].link = NULL;
+	}
+}
+
+/* Two copies of libzmq in one process must agree, or their sockets would be misread. */
+static struct zmq_layout merge_layouts(const struct target *t)
+{
+	struct zmq_layout l = t->objs[0].cal.layout;
+
+	for (size_t i = 1; i < t->nobjs; i++) {
+		const struct zmq_layout *o = &t->objs[i].cal.layout;
+
+		if (o->type_off != l.type_off)
+			l.type_off = -1;
+		if (o->tag_off != l.tag_off)
+			l.tag_off = -1;
+		if (o->endpoint_off != l.endpoint_off)
+			l.endpoint_off = -1;
+	}
+	return l;
+}
+
+/*
+ * Deletes every entry of a map whose key starts with this tgid (all the
+ * per-process maps are keyed that way).  Deleting the key a walk stands on
+ * restarts the walk, so collect first, then delete.
+ */
+static void forget_keys_of(int fd, size_t key_size, size_t max, uint32_t tgid)
+{
+	char *doomed = calloc(max, key_size), cursor[64], next[64];
+	bool first = true;
+	size_t n = 0;
+
+	if (!doomed || key_size > sizeof(cursor)) {
+		free(doomed);
+		return;
+	}
+	while (n < max && !bpf_map_get_next_key(fd, first ? NULL : cursor, next)) {
+		uint32_t key_tgid;
+
+		first = false;
+		memcpy(cursor, next, key_size);
+		memcpy(&key_tgid, next, sizeof(key_tgid));
+		if (key_tgid == tgid)
+			memcpy(doomed + n++ * key_size, next, key_size);
+	}
+	for (size_t i = 0; i < n; i++)
+		bpf_map_delete_elem(fd, doomed + i * key_size);
+	free(doomed);
+}
+
+static void forget_process_maps(struct observer *ob, uint32_t tgid)
+{
+	struct zmqscope_bpf *skel = ob->skel;
+
+	bpf_map_delete_elem(bpf_map__fd(skel->maps.targets), &tgid);
+	forget_keys_of(bpf_map__fd(skel->maps.sockets), sizeof(struct zs_sock_key), ZS_MAX_SOCKETS,
+		       tgid);
+	forget_keys_of(bpf_map__fd(skel->maps.msg_types), sizeof(struct zs_msg_type_key),
+		       ZS_MAX_MSG_TYPES, tgid);
+	forget_keys_of(bpf_map__fd(skel->maps.sock_type_msgs), sizeof(struct zs_sock_type_key),
+		       ZS_MAX_SOCK_TYPES, tgid);
+	forget_keys_of(bpf_map__fd(skel->maps.hists), sizeof(struct zs_hist_key), ZS_MAX_HISTS,
+		       tgid);
+}
+
+static void detach_target(struct target *t)
+{
+	for (size_t i = 0; i < t->nobjs; i++)
+		detach_object(&t->objs[i]);
+	for (size_t i = 0; i < t->nhandlers; i++) {
+		bpf_link__destroy(t->handlers[i].link);
+		t->handlers[i].link = NULL;
+	}
+}
+
+static void target_free(struct observer *ob, struct target *t)
+{
+	detach_target(t);
+	if (ob->skel)
+		forget_process_maps(ob, (uint32_t)t->pid);
+	free(t);
+}
+
+static int describe_discovery_error(int rc, pid_t pid, char *err, size_t errlen)
+{
+	switch (rc) {
+	case -ESRCH:
+		return fail(err, errlen, "no process with pid %d; check the pid with 'zmqscope list'",
+			    (int)pid);
+	case -EACCES:
+	case -EPERM:
+		return fail(err, errlen,
+			    "permission denied reading process %d's memory map: run as root "
+			    "or with CAP_SYS_PTRACE",
+			    (int)pid);
+	case 0:
+		return fail(err, errlen,
+			    "process %d does not map libzmq (no object defines zmq_msg_recv); "
+			    "'zmqscope list' shows the processes that do",
+			    (int)pid);
+	default:
+		return fail(err, errlen, "cannot inspect process %d: %s", (int)pid, strerror(-rc));
+	}
+}
+
+/* Removes target i from the list and forgets everything about it. */
+static void remove_target(struct observer *ob, size_t i)
+{
+	target_free(ob, ob->targets[i]);
+	memmove(&ob->targets[i], &ob->targets[i + 1],
+		(ob->ntargets - i - 1) * sizeof(ob->targets[0]));
+	ob->ntargets--;
+}
+
+static int add_target(struct observer *ob, struct target *t)
+{
+	struct target **grown;
+
+	pthread_mutex_lock(&ob->lock);
+	/* An exited process with this pid is kept until its TTL: it goes now. */
+	for (size_t i = 0; i < ob->ntargets; i++)
+		if (ob->targets[i]->pid == t->pid && ob->targets[i] != t)
+			remove_target(ob, i--);
+	grown = realloc(ob->targets, (ob->ntargets + 1) * sizeof(*grown));
+	if (grown) {
+		ob->targets = grown;
+		ob->targets[ob->ntargets++] = t;
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return grown ? 0 : -ENOMEM;
+}
+
+bool observer_is_attached(struct observer *ob, pid_t pid, uint64_t start_time)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&ob->lock);
+	for (size_t i = 0; i < ob->ntargets && !found; i++)
+		found = ob->targets[i]->pid == pid && ob->targets[i]->up &&
+			(!start_time || ob->targets[i]->start_time == start_time);
+	pthread_mutex_unlock(&ob->lock);
+	return found;
+}
+
+static int register_in_bpf(struct observer *ob, struct target *t)
+{
+	struct zs_target bt = { 0 };
+	uint32_t tgid = (uint32_t)t->pid;
+
+	bt.cfg.type_off = t->layout.type_off;
+	bt.cfg.tag_off = t->layout.tag_off;
+	bt.cfg.endpoint_off = t->layout.endpoint_off;
+	bt.cfg.max_msg_types = ob->opts->max_msg_types;
+	for (size_t i = 0; i < ob->opts->nhandlers; i++)
+		bt.cfg.explicit_roles |= 1U << ob->opts->handlers[i].role;
+	/* Stale state of an earlier process with this pid must not leak into this one. */
+	forget_process_maps(ob, tgid);
+	if (bpf_map_update_elem(bpf_map__fd(ob->skel->maps.targets), &tgid, &bt, BPF_ANY))
+		return -errno;
+	return 0;
+}
+
+int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
+{
+	struct zmq_object objs[ZS_MAX_OBJECTS];
+	struct target *t;
+	size_t attached = 0;
+	int n, rc;
+
+	if (observer_is_attached(ob, pid, 0))
+		return 0;
+	n = find_zmq_objects(pid, objs, ZS_MAX_OBJECTS);
+	if (n <= 0) {
+		describe_discovery_error(n, pid, err, errlen);
+		return n < 0 ? n : -ENOENT;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return fail(err, errlen, "out of memory"), -ENOMEM;
+	t->pid = pid;
+	rc = process_identity(pid, &t->start_time, t->comm, sizeof(t->comm));
+	if (rc) {
+		free(t);
+		describe_discovery_error(rc, pid, err, errlen);
+		return rc;
+	}
+	for (int i = 0; i < n; i++) {
+		struct attached_object *ao = &t->objs[t->nobjs++];
+
+		ao->obj = objs[i];
+		calibrate_library(pid, ao->obj.path, ao->obj.host_path,
+				  ao->obj.syms[ZS_FN_VERSION].found
+					  ? ao->obj.syms[ZS_FN_VERSION].file_offset
+					  : 0,
+				  &ao->cal);
+	}
+	t->layout = merge_layouts(t);
+	/* The process must be known to the programs before the first hit. */
+	rc = register_in_bpf(ob, t);
+	if (rc) {
+		free(t);
+		return fail(err, errlen, "cannot register process %d in the BPF map: %s", (int)pid,
+			    strerror(-rc)),
+		       rc;
+	}
+	for (size_t i = 0; i < t->nobjs; i++) {
+		for (size_t s = 0; s < ZS_MAX_PROBES; s++)
+			attach_probe(ob, pid, &t->objs[i], &probe_specs[s]);
+		for (size_t p = 0; p < t->objs[i].nprobes; p++)
+			attached += t->objs[i].probes[p].link != NULL;
+	}
+	if (!attached) {
+		rc = t->objs[0].nprobes ? t->objs[0].probes[0].error : -ENOENT;
+		if (kill(pid, 0) && errno == ESRCH)
+			describe_discovery_error(-ESRCH, pid, err, errlen);
+		else
+			fail(err, errlen, "cannot attach uprobes to process %d (%s): %s", (int)pid,
+			     t->objs[0].obj.path,
+			     rc == -EPERM || rc == -EACCES
+				     ? "permission denied; run as root or with CAP_PERFMON"
+				     : strerror(-rc));
+		target_free(ob, t);
+		return rc ? rc : -EIO;
+	}
+	rc = attach_handlers(ob, t, err, errlen);
+	if (rc) {
+		target_free(ob, t);
+		return rc;
+	}
+	t->up = true;
+	rc = add_target(ob, t);
+	if (rc) {
+		target_free(ob, t);
+		return fail(err, errlen, "out of memory"), rc;
+	}
+	return 0;
+}
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+void observer_check_targets(struct observer *ob)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&ob->lock);
+	for (size_t i = 0; i < ob->ntargets; i++) {
+		struct target *t = ob->targets[i];
+		uint64_t start = 0;
+
+		if (!t->up) {
+			/* Its last values stay visible, with target_up 0, until the TTL. */
+			if (seconds_between(&t->exited_at, &now) >= ob->opts->ttl_seconds)
+				remove_target(ob, i--);
+			continue;
+		}
+		if (process_identity(t->pid, &start, NULL, 0) == 0 && start == t->start_time)
+			continue;
+		/* Gone, or the pid now names another process. */
+		t->up = false;
+		t->exited_at = now;
+		detach_target(t);
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void observer_close(struct observer *ob)
+{
+	for (size_t i = 0; i < ob->ntargets; i++)
+		target_free(ob, ob->targets[i]);
+	free(ob->targets);
+	ob->targets = NULL;
+	ob->ntargets = 0;
+	zmqscope_bpf__destroy(ob->skel);
+	ob->skel = NULL;
+	pthread_mutex_destroy(&ob->lock);
+}
