@@ -27,7 +27,7 @@ PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all install test unit integration demo bench fuzz clean deps fixtures
+.PHONY: all install test unit integration demo bench fuzz fuzz-short clean deps fixtures
 all: $(BUILD)/zmqscope
 
 deps:
@@ -51,7 +51,7 @@ $(BUILD)/user/%.o: user/%.c | $(BUILD)/user
 $(BUILD)/zmqscope: $(USER_OBJS)
 	$(CC) $(ZS_CFLAGS) $^ -o $@ $(LDLIBS)
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests:
+$(BUILD) $(BUILD)/user $(BUILD)/tests $(BUILD)/fuzz:
 	mkdir -p $@
 
 install: $(BUILD)/zmqscope
@@ -65,12 +65,32 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(BUILD)/tests
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# libFuzzer: a bounded run on a copy of the seed corpus (inputs it finds
+# accumulate there across runs); any crash or sanitizer report fails it.
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Iinclude
+
+$(BUILD)/fuzz/fuzz_msgtype: tests/fuzz/fuzz_msgtype.c include/msgtype.h include/zmqscope.h \
+		| $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $< -o $@
+
+fuzz: $(BUILD)/fuzz/fuzz_msgtype
+	mkdir -p $(BUILD)/fuzz/corpus
+	cp tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_msgtype -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus
+
+fuzz-short:
+	$(MAKE) fuzz FUZZ_SECONDS=15
+
 integration: all fixtures
 	/usr/bin/python3 tests/integration/run.py --build $(BUILD)
 
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) fuzz-short
 	$(MAKE) integration
 
 demo: deps

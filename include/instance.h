@@ -22,8 +22,14 @@ struct instance {
 
 const char *instance_runtime_dir(void);
 
-/* Claims the lowest free ID (stale entries of dead instances are reused). */
-int instance_register(struct instance *inst, const char *listen_text, char *err, size_t errlen);
+/*
+ * Claims an ID.  A pinning daemon (`args` = its arguments) takes the ID it
+ * had when last started with the same arguments, so it adopts that ID's
+ * pins; otherwise, and for `run` (args NULL), the lowest ID that no live
+ * instance holds and no pins are left under.
+ */
+int instance_register(struct instance *inst, const char *listen_text, const char *args,
+		      char *err, size_t errlen);
 void instance_unregister(struct instance *inst);
 
 struct instance_info {
@@ -36,6 +42,11 @@ struct instance_info {
 
 /* Every registered instance, sorted by ID.  Returns the count or -errno. */
 int instance_list(struct instance_info *out, size_t max);
+
+/* Unpins ID's links: its probes stop, even if its daemon was killed. */
+int instance_detach_pinned_links(int id);
+/* Removes everything ID pinned, counters included (stop --purge). */
+int instance_forget_pins(int id);
 
 /* SIGTERM, then wait up to `timeout_ms` for it to exit.  0 or -errno. */
 int instance_stop(const struct instance_info *info, int timeout_ms);

@@ -252,8 +252,9 @@ static inline int zs_msgtype_parse(const unsigned char *buf, unsigned len, char 
 		if (zs_msgtype_step(&st, buf[i]))
 			break;
 	n = zs_msgtype_result(&st);
-	for (int i = 0; i <= n; i++)
+	for (int i = 0; i < n; i++)
 		name[i] = st.name[i];
+	name[n] = '\0'; /* "" on failure: st.name may hold a partial name */
 	return n;
 }
 #endif

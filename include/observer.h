@@ -30,7 +30,9 @@ struct probe_link {
 	uint64_t offset; /* file offset attached at: symbol + site.skip */
 	struct probe_site site;
 	struct bpf_link *link;
-	int error; /* negative errno when attaching failed */
+	int error;	  /* negative errno when attaching failed */
+	bool adopted;	  /* taken over from a pinned link of an earlier daemon */
+	char pin[160];	  /* its bpffs pin, when pinned */
 };
 
 struct attached_object {
@@ -43,6 +45,7 @@ struct attached_object {
 struct target {
 	pid_t pid;
 	uint64_t start_time; /* /proc/PID/stat field 22, to notice pid reuse */
+	uint64_t exe_inode;  /* and the executable's inode, to be sure */
 	char comm[17];
 	bool up;
 	struct timespec exited_at;
@@ -64,6 +67,7 @@ struct observer {
 	size_t ntargets;
 	char listen_text[96];
 	struct timespec started;
+	bool pinned; /* maps and links live under opts->pin_dir */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */
@@ -83,6 +87,14 @@ void observer_check_targets(struct observer *ob);
 void observer_render_metrics(struct observer *ob, struct strbuf *out);
 /* zmqscope status, for this instance */
 void observer_render_status(struct observer *ob, struct strbuf *out, bool json);
+
+/* A pinned daemon, after its first attach: drops what earlier ones left for others. */
+void observer_drop_stale_pins(struct observer *ob);
+
+/* Attaches to libzmq copies a target loaded since (dlopen). */
+void observer_rescan_libraries(struct observer *ob);
+
+uint64_t process_exe_inode(pid_t pid);
 
 /* Reads /proc/PID/stat's start time and comm.  0 or negative errno. */
 int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen);

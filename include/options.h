@@ -71,6 +71,7 @@ struct zs_options {
 	struct zs_handler_spec handlers[ZS_MAX_HANDLERS];
 	size_t nhandlers;
 	unsigned max_msg_types;
+	unsigned max_sockets; /* the sockets map's size; 0: ZS_MAX_SOCKETS */
 	unsigned ttl_seconds;
 	const char *user;
 	bool lmcache_names;
@@ -80,8 +81,10 @@ struct zs_options {
 	bool all;
 	bool purge;
 	bool json;
-	/* start: set by the parent for the daemon child */
-	const char *state_dir;
+	/* set by `start` for its daemon: where maps and links are pinned */
+	char pin_dir[256];
+	/* the command's arguments as given, which identify a daemon across restarts */
+	char args_text[1024];
 };
 
 /*

@@ -136,6 +136,7 @@ struct zs_target {
 	__s64 explicit_active[ZS_ROLE_MAX]; /* --handler calls in progress */
 	__u32 next_msg_type;		    /* ids handed out so far */
 	__u32 next_sock_gen;		    /* tells a recycled socket handle apart */
+	__u64 start_time; /* the loader's: which incarnation of the pid this is */
 };
 
 struct zs_sock_key {

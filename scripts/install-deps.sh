@@ -3,7 +3,7 @@
 # Idempotent: when everything is present it does nothing and prints nothing.
 set -eu
 
-PKGS="make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
+PKGS="make gcc clang libclang-rt-dev llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 libmicrohttpd-dev libcmocka-dev libzmq3-dev \
 python3 python3-zmq python3-msgpack python3-prometheus-client \
 prometheus curl util-linux libcap2-bin bpftrace binutils"

@@ -13,9 +13,29 @@
 #include "json_writer.h"
 #include "libzmq_discovery.h"
 #include "observer.h"
+#include "pinning.h"
 
 #define MAX_LISTED 256
 #define STOP_TIMEOUT_MS 10000
+
+/* Pins whose instance left no trace in the runtime directory (it was wiped). */
+static void forget_orphan_pins(void)
+{
+	DIR *d = opendir(ZS_PIN_ROOT);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long id = strtol(de->d_name, &end, 10);
+
+		if (id > 0 && !*end)
+			instance_forget_pins((int)id);
+	}
+	closedir(d);
+	rmdir(ZS_PIN_ROOT);
+}
 
 int cmd_stop(struct zs_options *o)
 {
@@ -44,8 +64,15 @@ int cmd_stop(struct zs_options *o)
 			zs_error("instance %s (pid %d) did not stop: %s", id, (int)list[i].pid,
 				 strerror(-err));
 			rc = EXIT_RUNTIME;
+			continue;
 		}
+		/* A daemon killed earlier left its probes pinned and counting: not after stop. */
+		instance_detach_pinned_links(list[i].id);
+		if (o->purge)
+			instance_forget_pins(list[i].id);
 	}
+	if (o->all && o->purge)
+		forget_orphan_pins();
 	if (!matched && !o->all) {
 		zs_error("no instance '%s'; 'zmqscope status' lists the running ones",
 			 o->instance_id);

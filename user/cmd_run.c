@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,6 +17,8 @@
 #include "http_server.h"
 #include "instance.h"
 #include "observer.h"
+#include "pinning.h"
+#include "target_watch.h"
 
 #define TICK_SECONDS 1
 
@@ -44,6 +48,7 @@ static void tell_parent(int fd, const char *fmt, const char *arg)
 static int attach_selected(struct observer *ob, const struct zs_options *o, char *err,
 			   size_t errlen)
 {
+	/* A --pid the user named must attach now; --name/--port may wait. */
 	for (size_t i = 0; i < o->npids; i++) {
 		int rc = observer_attach_pid(ob, o->pids[i], err, errlen);
 
@@ -53,37 +58,94 @@ static int attach_selected(struct observer *ob, const struct zs_options *o, char
 	return 0;
 }
 
+static double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/*
+ * Sleeps in poll() until a stop signal, a process event, or the next tick.
+ * Idle, that is one wakeup a second and no work between scrapes.
+ */
+static void main_loop(struct target_watch *w, int sigfd)
+{
+	double next_tick = now_seconds() + TICK_SECONDS;
+
+	for (;;) {
+		struct pollfd fds[2] = {
+			{ .fd = sigfd, .events = POLLIN },
+			{ .fd = target_watch_fd(w), .events = POLLIN },
+		};
+		double left = next_tick - now_seconds();
+		int n = poll(fds, fds[1].fd >= 0 ? 2 : 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+
+		if (n < 0 && errno != EINTR)
+			return;
+		if (n > 0 && (fds[0].revents & POLLIN)) {
+			struct signalfd_siginfo si;
+
+			if (read(sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+				return;
+		}
+		if (n > 0 && (fds[1].revents & POLLIN))
+			target_watch_on_events(w);
+		if (now_seconds() >= next_tick) {
+			target_watch_tick(w);
+			next_tick = now_seconds() + TICK_SECONDS;
+		}
+	}
+}
+
 /* Runs until SIGINT or SIGTERM.  With ready_fd >= 0 it is start's daemon. */
 static int serve(struct zs_options *o, int ready_fd)
 {
 	struct http_routes routes = { .metrics = render_metrics, .status = render_status };
 	struct http_server *http = NULL, *control = NULL;
 	struct instance inst = { 0 };
+	struct target_watch watch;
 	struct observer ob;
-	bool ob_open = false;
-	char err[512] = "", id[16];
+	bool ob_open = false, watching = false;
+	char err[512] = "", id[16], listen_text[96];
 	sigset_t stop_signals;
-	int rc = EXIT_RUNTIME;
+	int rc = EXIT_RUNTIME, sigfd = -1;
 
-	/* Block before any thread exists, so only sigtimedwait() below sees them. */
+	/* Block before any thread exists, so only the signalfd sees them. */
 	sigemptyset(&stop_signals);
 	sigaddset(&stop_signals, SIGINT);
 	sigaddset(&stop_signals, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sigfd = signalfd(-1, &stop_signals, SFD_CLOEXEC);
+	if (sigfd < 0) {
+		snprintf(err, sizeof(err), "signalfd: %s", strerror(errno));
+		goto cleanup;
+	}
 
+	/* The daemon's ID names its pins, so it comes first. */
+	listen_format(&o->listen, listen_text, sizeof(listen_text));
+	if (instance_register(&inst, listen_text, ready_fd >= 0 ? o->args_text : NULL, err,
+			      sizeof(err)))
+		goto cleanup;
+	if (ready_fd >= 0)
+		pin_dir_for(inst.id, o->pin_dir, sizeof(o->pin_dir));
 	if (observer_open(&ob, o, err, sizeof(err)))
 		goto cleanup;
 	ob_open = true;
 	routes.arg = &ob;
-	listen_format(&o->listen, ob.listen_text, sizeof(ob.listen_text));
+	memcpy(ob.listen_text, listen_text, sizeof(ob.listen_text));
 	http = http_server_start_tcp(&o->listen, &routes, err, sizeof(err));
 	if (!http)
 		goto cleanup;
+	if (target_watch_init(&watch, &ob, err, sizeof(err)))
+		goto cleanup;
+	watching = true;
 	if (attach_selected(&ob, o, err, sizeof(err)))
 		goto cleanup;
-	if (instance_register(&inst, ob.listen_text, err, sizeof(err)))
-		goto cleanup;
+	target_watch_initial_scan(&watch);
+	observer_drop_stale_pins(&ob);
 	control = http_server_start_unix(inst.sock_path, &routes, err, sizeof(err));
 	if (!control)
 		goto cleanup;
@@ -97,14 +159,7 @@ static int serve(struct zs_options *o, int ready_fd)
 			"(instance %d; Ctrl-C detaches)\n",
 			ob.ntargets, ob.listen_text, inst.id);
 
-	for (;;) {
-		struct timespec tick = { TICK_SECONDS, 0 };
-		int sig = sigtimedwait(&stop_signals, NULL, &tick);
-
-		if (sig == SIGINT || sig == SIGTERM)
-			break;
-		observer_check_targets(&ob);
-	}
+	main_loop(&watch, sigfd);
 	rc = 0;
 cleanup:
 	if (rc) {
@@ -116,9 +171,13 @@ cleanup:
 	/* The HTTP threads use the observer: stop them first. */
 	http_server_stop(control);
 	http_server_stop(http);
+	if (watching)
+		target_watch_free(&watch);
 	if (ob_open)
 		observer_close(&ob);
 	instance_unregister(&inst);
+	if (sigfd >= 0)
+		close(sigfd);
 	return rc;
 }
 

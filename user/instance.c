@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pinning.h"
+
 #define MAX_INSTANCES 256
 
 const char *instance_runtime_dir(void)
@@ -24,9 +27,27 @@ const char *instance_runtime_dir(void)
 	return dir && *dir ? dir : "/run/zmqscope";
 }
 
+/*
+ * A killed daemon whose parent never reaps it stays a zombie; kill(pid, 0)
+ * still succeeds on it, so look at its state too.
+ */
 static bool pid_alive(pid_t pid)
 {
-	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+	char path[64], buf[512], *close;
+	FILE *f;
+	size_t n;
+
+	if (pid <= 0 || (kill(pid, 0) && errno != EPERM))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	close = strrchr(buf, ')');
+	return close && close[1] == ' ' && close[2] != 'Z' && close[2] != 'X';
 }
 
 static int read_pid_file(const char *path, pid_t *pid, char *listen, size_t n)
@@ -55,51 +76,120 @@ static void paths_for(int id, char *pid_path, size_t pn, char *sock_path, size_t
 	snprintf(sock_path, sn, "%s/%d.sock", instance_runtime_dir(), id);
 }
 
-int instance_register(struct instance *inst, const char *listen_text, char *err, size_t errlen)
+static void args_path_for(int id, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%d.args", instance_runtime_dir(), id);
+}
+
+/* Was ID last started with exactly these arguments? */
+static bool args_match(int id, const char *args)
+{
+	char path[256], buf[4096];
+	FILE *f;
+	size_t n;
+
+	args_path_for(id, path, sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return !strcmp(buf, args);
+}
+
+/* Takes ID unless a live instance holds it.  0, -EBUSY, or -errno. */
+static int claim(struct instance *inst, int id, const char *listen_text)
+{
+	char line[160], listen[96];
+	pid_t pid;
+	int fd;
+
+	paths_for(id, inst->pid_path, sizeof(inst->pid_path), inst->sock_path,
+		  sizeof(inst->sock_path));
+	fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST) {
+		/* Taken, unless its owner died without cleaning up. */
+		if (read_pid_file(inst->pid_path, &pid, listen, sizeof(listen)) == 0 &&
+		    pid_alive(pid))
+			return -EBUSY;
+		unlink(inst->pid_path);
+		fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (fd < 0)
+		return errno == EEXIST ? -EBUSY : -errno;
+	snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), listen_text);
+	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
+		close(fd);
+		unlink(inst->pid_path);
+		return -EIO;
+	}
+	close(fd);
+	inst->id = id;
+	return 0;
+}
+
+int instance_register(struct instance *inst, const char *listen_text, const char *args,
+		      char *err, size_t errlen)
 {
 	const char *dir = instance_runtime_dir();
+	int rc;
 
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -errno;
 	}
+	/* A daemon restarted with the same arguments takes its old ID, and its pins. */
+	for (int id = 1; args && id <= MAX_INSTANCES; id++)
+		if (pin_dir_exists(id) && args_match(id, args) &&
+		    claim(inst, id, listen_text) == 0)
+			goto claimed;
+	/* Otherwise the lowest ID no one uses, nor has left pins under. */
 	for (int id = 1; id <= MAX_INSTANCES; id++) {
-		char line[160];
-		pid_t pid;
-		char listen[96];
-		int fd;
-
-		paths_for(id, inst->pid_path, sizeof(inst->pid_path), inst->sock_path,
-			  sizeof(inst->sock_path));
-		fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0 && errno == EEXIST) {
-			/* Taken, unless its owner died without cleaning up. */
-			if (read_pid_file(inst->pid_path, &pid, listen, sizeof(listen)) == 0 &&
-			    pid_alive(pid))
-				continue;
-			unlink(inst->pid_path);
-			fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (pin_dir_exists(id))
+			continue;
+		rc = claim(inst, id, listen_text);
+		if (rc == 0)
+			goto claimed;
+		if (rc != -EBUSY) {
+			snprintf(err, errlen, "cannot create %s: %s", inst->pid_path, strerror(-rc));
+			return rc;
 		}
-		if (fd < 0) {
-			if (errno == EEXIST)
-				continue;
-			snprintf(err, errlen, "cannot create %s: %s", inst->pid_path,
-				 strerror(errno));
-			return -errno;
-		}
-		snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), listen_text);
-		if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
-			close(fd);
-			unlink(inst->pid_path);
-			snprintf(err, errlen, "cannot write %s", inst->pid_path);
-			return -EIO;
-		}
-		close(fd);
-		inst->id = id;
-		return 0;
 	}
 	snprintf(err, errlen, "too many zmqscope instances under %s", dir);
 	return -ENOSPC;
+claimed:
+	if (args) {
+		char path[256];
+		FILE *f;
+
+		args_path_for(inst->id, path, sizeof(path));
+		f = fopen(path, "we");
+		if (f) {
+			fputs(args, f);
+			fclose(f);
+		}
+	}
+	return 0;
+}
+
+int instance_forget_pins(int id)
+{
+	char pins[PATH_MAX], path[256];
+
+	pin_dir_for(id, pins, sizeof(pins));
+	args_path_for(id, path, sizeof(path));
+	unlink(path);
+	return pin_remove_tree(pins);
+}
+
+int instance_detach_pinned_links(int id)
+{
+	char links[PATH_MAX];
+
+	pin_dir_for(id, links, sizeof(links));
+	strncat(links, "/links", sizeof(links) - strlen(links) - 1);
+	return pin_remove_tree(links);
 }
 
 void instance_unregister(struct instance *inst)

@@ -4,16 +4,19 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exposition.h"
 #include "json_writer.h"
+#include "pinning.h"
 #include "metrics.h"
 #include "zmqscope.skel.h"
 
@@ -96,7 +99,9 @@ int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen
 		memcpy(comm, open + 1, len);
 		comm[len] = '\0';
 	}
-	/* Fields after comm: state is 3rd, starttime is 22nd. */
+	/* Fields after comm: state is 3rd, starttime is 22nd.  A zombie is gone. */
+	if (close[1] != ' ' || close[2] == 'Z' || close[2] == 'X')
+		return -ESRCH;
 	if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
 			      "%*d %*d %*d %llu",
 		   &start) != 1)
@@ -104,6 +109,15 @@ int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen
 	if (start_time)
 		*start_time = start;
 	return 0;
+}
+
+uint64_t process_exe_inode(pid_t pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
 /* ---- setup -------------------------------------------------------------- */
@@ -135,6 +149,52 @@ static int fill_role_maps(struct observer *ob)
 	return 0;
 }
 
+/* Every map of ours under DIR/maps/NAME; libbpf reuses what is already there. */
+static int set_map_pins(struct observer *ob)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, ob->skel->obj) {
+		char path[PATH_MAX];
+		int rc;
+
+		if (bpf_map__is_internal(map))
+			continue;
+		snprintf(path, sizeof(path), "%s/maps/%s", ob->opts->pin_dir, bpf_map__name(map));
+		rc = bpf_map__set_pin_path(map, path);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static int prepare_pin_dirs(const char *dir)
+{
+	char maps[PATH_MAX], links[PATH_MAX];
+
+	snprintf(maps, sizeof(maps), "%s/maps", dir);
+	snprintf(links, sizeof(links), "%s/links", dir);
+	return pin_prepare(maps) ?: pin_prepare(links);
+}
+
+static int open_and_load(struct observer *ob)
+{
+	int rc;
+
+	ob->skel = zmqscope_bpf__open();
+	if (!ob->skel)
+		return -errno;
+	if (ob->opts->max_sockets)
+		bpf_map__set_max_entries(ob->skel->maps.sockets, ob->opts->max_sockets);
+	if (ob->pinned) {
+		rc = set_map_pins(ob);
+		if (rc)
+			return rc;
+	}
+	rc = zmqscope_bpf__load(ob->skel);
+	return rc < 0 ? rc : rc ? -errno : 0;
+}
+
 int observer_open(struct observer *ob, const struct zs_options *opts, char *err, size_t errlen)
 {
 	int rc;
@@ -145,12 +205,25 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	clock_gettime(CLOCK_REALTIME, &ob->started);
 	libbpf_set_print(opts->verbose ? verbose_libbpf : quiet_libbpf);
 
-	ob->skel = zmqscope_bpf__open();
-	if (!ob->skel)
-		return fail(err, errlen, "cannot open the BPF object: %s", strerror(errno)), -errno;
-	rc = zmqscope_bpf__load(ob->skel);
+	if (opts->pin_dir[0]) {
+		rc = prepare_pin_dirs(opts->pin_dir);
+		if (rc) {
+			fail(err, errlen, "cannot prepare %s on bpffs: %s", opts->pin_dir,
+			     strerror(-rc));
+			return rc;
+		}
+		ob->pinned = true;
+	}
+	rc = open_and_load(ob);
+	if (rc && ob->pinned && rc != -EPERM && rc != -EACCES) {
+		/* Maps pinned by a zmqscope of another shape: their counters cannot carry over. */
+		fprintf(stderr, "zmqscope: the maps pinned under %s do not fit this version; "
+				"starting from zero\n", opts->pin_dir);
+		zmqscope_bpf__destroy(ob->skel);
+		pin_remove_tree(opts->pin_dir);
+		rc = prepare_pin_dirs(opts->pin_dir) ?: open_and_load(ob);
+	}
 	if (rc) {
-		rc = rc < 0 ? rc : -errno;
 		if (rc == -EPERM || rc == -EACCES)
 			fail(err, errlen,
 			     "permission denied loading BPF programs: run as root, or grant "
@@ -181,10 +254,14 @@ static struct bpf_program *program_named(struct observer *ob, const char *name)
 	return bpf_object__find_program_by_name(ob->skel->obj, name);
 }
 
-/* Attaches `program` at a function's first instruction worth probing. */
+/*
+ * Attaches `program` at a function's first instruction worth probing.  A
+ * pinned daemon adopts the link an earlier one left at `pin` (after a
+ * SIGKILL) instead of attaching twice, and pins what it attaches.
+ */
 static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
 		      const char *target_path, const struct elf_symbol *sym, const char *program,
-		      bool retprobe, uint64_t cookie, struct probe_link *p)
+		      bool retprobe, uint64_t cookie, const char *pin, struct probe_link *p)
 {
 	uint8_t code[16] = { 0 };
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe, .bpf_cookie = cookie);
@@ -195,25 +272,53 @@ static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
 	if (elf_read_at(host_path, sym->file_offset, code, sizeof(code)) == 0)
 		probe_site_choose(code, sizeof(code), &p->site);
 	p->offset = sym->file_offset + p->site.skip;
-	p->link = bpf_program__attach_uprobe_opts(program_named(ob, program), pid, host_path,
-						  p->offset, &uo);
+	if (pin) {
+		snprintf(p->pin, sizeof(p->pin), "%s", pin);
+		p->link = bpf_link__open(pin);
+		p->adopted = p->link != NULL;
+	}
+	if (!p->link)
+		p->link = bpf_program__attach_uprobe_opts(program_named(ob, program), pid,
+							  host_path, p->offset, &uo);
 	p->error = p->link ? 0 : -errno;
+	if (p->link && pin && !p->adopted && bpf_link__pin(p->link, pin))
+		p->pin[0] = '\0'; /* counting works; only the crash survival is lost */
 	if (ob->opts->verbose)
 		fprintf(stderr, "zmqscope: pid %d %s%s at %s+0x%" PRIx64 " (%s, %s): %s\n",
 			(int)pid, p->function, retprobe ? ":return" : "", target_path, p->offset,
 			p->site.insn, probe_cost_name(p->site.cost),
-			p->link ? "attached" : strerror(-p->error));
+			p->adopted ? "adopted" : p->link ? "attached" : strerror(-p->error));
 }
 
-static void attach_probe(struct observer *ob, pid_t pid, struct attached_object *ao,
-			 const struct probe_spec *spec)
+/* DIR/links/PID-START/NAME for a pinned daemon, else NULL. */
+static const char *link_pin(struct observer *ob, const struct target *t, const char *name,
+			    char *buf, size_t n)
+{
+	char dir[PATH_MAX];
+
+	if (!ob->pinned)
+		return NULL;
+	pin_link_dir(ob->opts->pin_dir, t->pid, t->start_time, dir, sizeof(dir));
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return NULL;
+	if (snprintf(buf, n, "%s/%s", dir, name) >= (int)n)
+		return NULL;
+	return buf;
+}
+
+static void attach_probe(struct observer *ob, const struct target *t, size_t obj_index,
+			 struct attached_object *ao, const struct probe_spec *spec)
 {
 	const struct elf_symbol *sym = &ao->obj.syms[spec->fn];
+	char name[96], buf[PATH_MAX];
 
 	if (!sym->found || ao->nprobes == ZS_MAX_PROBES)
 		return;
-	attach_at(ob, pid, ao->obj.host_path, ao->obj.path, sym, spec->program, spec->retprobe,
-		  0, &ao->probes[ao->nprobes++]);
+	snprintf(name, sizeof(name), "%zu-%s%s", obj_index, sym->name,
+		 spec->retprobe ? "-return" : "");
+	attach_at(ob, t->pid, ao->obj.host_path, ao->obj.path, sym, spec->program,
+		  spec->retprobe, 0, link_pin(ob, t, name, buf, sizeof(buf)),
+		  &ao->probes[ao->nprobes++]);
 }
 
 /*
@@ -244,9 +349,13 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
 			       -ENOENT;
 		for (int ret = 0; ret < 2; ret++) {
 			struct probe_link *p = &t->handlers[t->nhandlers++];
+			char name[320], buf[PATH_MAX];
 
+			snprintf(name, sizeof(name), "handler%zu-%s%s", i, h->symbol,
+				 ret ? "-return" : "");
 			attach_at(ob, t->pid, host_path, h->path, &sym,
-				  ret ? "handler_return" : "handler_entry", ret, h->role, p);
+				  ret ? "handler_return" : "handler_entry", ret, h->role,
+				  link_pin(ob, t, name, buf, sizeof(buf)), p);
 			/* sym.name points into opts, which outlives the target. */
 			if (!p->link)
 				return fail(err, errlen, "--handler %s:%s in process %d: %s", h->path,
@@ -257,12 +366,14 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
 	return 0;
 }
 
-static void detach_object(struct attached_object *ao)
+/* Detaches a probe; a pinned one is unpinned first, or the pin would keep it. */
+static void detach_link(struct probe_link *p)
 {
-	for (size_t i = 0; i < ao->nprobes; i++) {
-		bpf_link__destroy(ao->probes[i].link);
-		ao->probes[i].link = NULL;
-	}
+	if (p->pin[0])
+		unlink(p->pin);
+	p->pin[0] = '\0';
+	bpf_link__destroy(p->link);
+	p->link = NULL;
 }
 
 /* Two copies of libzmq in one process must agree, or their sockets would be misread. */
@@ -327,19 +438,24 @@ static void forget_process_maps(struct observer *ob, uint32_t tgid)
 		       tgid);
 }
 
-static void detach_target(struct target *t)
+static void detach_target(struct observer *ob, struct target *t)
 {
 	for (size_t i = 0; i < t->nobjs; i++)
-		detach_object(&t->objs[i]);
-	for (size_t i = 0; i < t->nhandlers; i++) {
-		bpf_link__destroy(t->handlers[i].link);
-		t->handlers[i].link = NULL;
+		for (size_t p = 0; p < t->objs[i].nprobes; p++)
+			detach_link(&t->objs[i].probes[p]);
+	for (size_t i = 0; i < t->nhandlers; i++)
+		detach_link(&t->handlers[i]);
+	if (ob->pinned) {
+		char dir[PATH_MAX];
+
+		pin_link_dir(ob->opts->pin_dir, t->pid, t->start_time, dir, sizeof(dir));
+		pin_remove_tree(dir);
 	}
 }
 
 static void target_free(struct observer *ob, struct target *t)
 {
-	detach_target(t);
+	detach_target(ob, t);
 	if (ob->skel)
 		forget_process_maps(ob, (uint32_t)t->pid);
 	free(t);
@@ -406,22 +522,53 @@ bool observer_is_attached(struct observer *ob, pid_t pid, uint64_t start_time)
 	return found;
 }
 
+/*
+ * Puts the process in `targets` for the programs.  Pinned maps may already
+ * hold this very process (same start time): a restarted daemon carries its
+ * counters on and only refreshes the configuration.  State of an earlier
+ * process with this pid must not leak into this one.
+ */
 static int register_in_bpf(struct observer *ob, struct target *t)
 {
+	int fd = bpf_map__fd(ob->skel->maps.targets);
 	struct zs_target bt = { 0 };
 	uint32_t tgid = (uint32_t)t->pid;
 
+	if (bpf_map_lookup_elem(fd, &tgid, &bt) || bt.start_time != t->start_time) {
+		forget_process_maps(ob, tgid);
+		memset(&bt, 0, sizeof(bt));
+	}
+	bt.start_time = t->start_time;
 	bt.cfg.type_off = t->layout.type_off;
 	bt.cfg.tag_off = t->layout.tag_off;
 	bt.cfg.endpoint_off = t->layout.endpoint_off;
 	bt.cfg.max_msg_types = ob->opts->max_msg_types;
+	bt.cfg.explicit_roles = 0;
 	for (size_t i = 0; i < ob->opts->nhandlers; i++)
 		bt.cfg.explicit_roles |= 1U << ob->opts->handlers[i].role;
-	/* Stale state of an earlier process with this pid must not leak into this one. */
-	forget_process_maps(ob, tgid);
-	if (bpf_map_update_elem(bpf_map__fd(ob->skel->maps.targets), &tgid, &bt, BPF_ANY))
+	if (bpf_map_update_elem(fd, &tgid, &bt, BPF_ANY))
 		return -errno;
 	return 0;
+}
+
+static size_t attach_object(struct observer *ob, const struct target *t, size_t obj_index)
+{
+	struct attached_object *ao = (struct attached_object *)&t->objs[obj_index];
+	size_t attached = 0;
+
+	for (size_t s = 0; s < ZS_MAX_PROBES; s++)
+		attach_probe(ob, t, obj_index, ao, &probe_specs[s]);
+	for (size_t p = 0; p < ao->nprobes; p++)
+		attached += ao->probes[p].link != NULL;
+	return attached;
+}
+
+static void calibrate_object(pid_t pid, struct attached_object *ao)
+{
+	const struct elf_symbol *version = &ao->obj.syms[ZS_FN_VERSION];
+
+	calibrate_library(pid, ao->obj.path, ao->obj.host_path,
+			  version->found ? version->file_offset : 0, &ao->cal);
 }
 
 int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
@@ -448,15 +595,12 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		describe_discovery_error(rc, pid, err, errlen);
 		return rc;
 	}
+	t->exe_inode = process_exe_inode(pid);
 	for (int i = 0; i < n; i++) {
 		struct attached_object *ao = &t->objs[t->nobjs++];
 
 		ao->obj = objs[i];
-		calibrate_library(pid, ao->obj.path, ao->obj.host_path,
-				  ao->obj.syms[ZS_FN_VERSION].found
-					  ? ao->obj.syms[ZS_FN_VERSION].file_offset
-					  : 0,
-				  &ao->cal);
+		calibrate_object(pid, ao);
 	}
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
@@ -467,12 +611,8 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 			    strerror(-rc)),
 		       rc;
 	}
-	for (size_t i = 0; i < t->nobjs; i++) {
-		for (size_t s = 0; s < ZS_MAX_PROBES; s++)
-			attach_probe(ob, pid, &t->objs[i], &probe_specs[s]);
-		for (size_t p = 0; p < t->objs[i].nprobes; p++)
-			attached += t->objs[i].probes[p].link != NULL;
-	}
+	for (size_t i = 0; i < t->nobjs; i++)
+		attached += attach_object(ob, t, i);
 	if (!attached) {
 		rc = t->objs[0].nprobes ? t->objs[0].probes[0].error : -ENOENT;
 		if (kill(pid, 0) && errno == ESRCH)
@@ -521,20 +661,93 @@ void observer_check_targets(struct observer *ob)
 				remove_target(ob, i--);
 			continue;
 		}
-		if (process_identity(t->pid, &start, NULL, 0) == 0 && start == t->start_time)
+		/* The same start time and executable: the same process. */
+		if (process_identity(t->pid, &start, NULL, 0) == 0 && start == t->start_time &&
+		    process_exe_inode(t->pid) == t->exe_inode)
 			continue;
 		/* Gone, or the pid now names another process. */
 		t->up = false;
 		t->exited_at = now;
-		detach_target(t);
+		detach_target(ob, t);
 	}
 	pthread_mutex_unlock(&ob->lock);
 }
 
+/*
+ * A library loaded after the attach (pyzmq imported late, a plugin) gets
+ * its own probes.  Sockets it creates are new to BPF either way.
+ */
+void observer_rescan_libraries(struct observer *ob)
+{
+	struct zmq_object objs[ZS_MAX_OBJECTS];
+
+	pthread_mutex_lock(&ob->lock);
+	for (size_t i = 0; i < ob->ntargets; i++) {
+		struct target *t = ob->targets[i];
+		int n;
+
+		if (!t->up || t->nobjs == ZS_MAX_OBJECTS)
+			continue;
+		n = find_zmq_objects(t->pid, objs, ZS_MAX_OBJECTS);
+		for (int k = 0; k < n && t->nobjs < ZS_MAX_OBJECTS; k++) {
+			bool known = false;
+
+			for (size_t o = 0; o < t->nobjs; o++)
+				known |= t->objs[o].obj.inode == objs[k].inode;
+			if (known)
+				continue;
+			t->objs[t->nobjs].obj = objs[k];
+			calibrate_object(t->pid, &t->objs[t->nobjs]);
+			attach_object(ob, t, t->nobjs);
+			t->nobjs++;
+			if (ob->opts->verbose)
+				fprintf(stderr, "zmqscope: pid %d loaded %s; attached\n", (int)t->pid,
+					objs[k].path);
+		}
+	}
+	pthread_mutex_unlock(&ob->lock);
+}
+
+/*
+ * After the first attach of a pinned daemon: links an earlier daemon left
+ * for processes that are gone or no longer selected are detached, and map
+ * state of processes no longer attached is dropped.
+ */
+static void drop_stale_link_dir(pid_t pid, uint64_t start_time, const char *path, void *arg)
+{
+	struct observer *ob = arg;
+
+	if (!observer_is_attached(ob, pid, start_time))
+		pin_remove_tree(path);
+}
+
+void observer_drop_stale_pins(struct observer *ob)
+{
+	int fd = bpf_map__fd(ob->skel->maps.targets);
+	uint32_t key, next, stale[ZS_MAX_TARGETS];
+	bool first = true;
+	size_t n = 0;
+
+	if (!ob->pinned)
+		return;
+	pin_for_each_link_dir(ob->opts->pin_dir, drop_stale_link_dir, ob);
+	while (n < ZS_MAX_TARGETS && !bpf_map_get_next_key(fd, first ? NULL : &key, &next)) {
+		first = false;
+		key = next;
+		if (!observer_is_attached(ob, (pid_t)next, 0))
+			stale[n++] = next;
+	}
+	for (size_t i = 0; i < n; i++)
+		forget_process_maps(ob, stale[i]);
+}
+
 void observer_close(struct observer *ob)
 {
-	for (size_t i = 0; i < ob->ntargets; i++)
-		target_free(ob, ob->targets[i]);
+	/* Probes go; a pinned daemon's maps stay, so a restart keeps counting on. */
+	for (size_t i = 0; i < ob->ntargets; i++) {
+		detach_target(ob, ob->targets[i]);
+		free(ob->targets[i]);
+	}
 	free(ob->targets);
 	ob->targets = NULL;
 	ob->ntargets = 0;

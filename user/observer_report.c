@@ -431,6 +431,11 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 	json_kv_string(&w, "listen", ob->listen_text);
 	json_kv_int(&w, "started", ob->started.tv_sec);
 	json_kv_string(&w, "version", ZS_VERSION);
+	json_key(&w, "pinned");
+	if (ob->pinned)
+		json_string(&w, ob->opts->pin_dir);
+	else
+		json_null(&w);
 	json_key(&w, "targets");
 	json_array_begin(&w);
 	for (size_t t = 0; t < ob->ntargets; t++) {
@@ -475,6 +480,7 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 				json_kv_string(&w, "instruction", pl->site.insn);
 				json_kv_string(&w, "cost", probe_cost_name(pl->site.cost));
 				json_kv_bool(&w, "attached", pl->link != NULL);
+				json_kv_bool(&w, "adopted", pl->adopted);
 				if (pl->error)
 					json_kv_string(&w, "error", strerror(-pl->error));
 				json_object_end(&w);
@@ -537,6 +543,11 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 {
 	strbuf_printf(out, "zmqscope %s (pid %d), serving http://%s/metrics\n", ZS_VERSION,
 		      (int)getpid(), ob->listen_text);
+	if (ob->pinned)
+		strbuf_printf(out, "  pinned under %s: counters survive a restart, probes a crash\n",
+			      ob->opts->pin_dir);
+	else
+		strbuf_puts(out, "  not pinned: probes and counters end with this process\n");
 	for (size_t t = 0; t < ob->ntargets; t++) {
 		const struct target *tg = ob->targets[t];
 
@@ -564,7 +575,8 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 					 pl->retprobe ? ":return" : "");
 				strbuf_printf(out, "      %-24s +0x%-7" PRIx64 " %-18s %-11s %s\n", name,
 					      pl->offset, pl->site.insn, probe_cost_name(pl->site.cost),
-					      pl->link ? "attached" : strerror(-pl->error));
+					      pl->adopted ? "adopted" : pl->link ? "attached"
+									  : strerror(-pl->error));
 			}
 		}
 		for (size_t i = 0; i < tg->nhandlers; i++) {

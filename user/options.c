@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,6 +258,7 @@ enum {
 	OPT_JSON,
 	OPT_USAGE,
 	OPT_ALL,
+	OPT_MAX_SOCKETS,
 };
 
 struct parse_state {
@@ -292,6 +294,8 @@ static const struct argp_option attach_options[] = {
 	  "Time ROLE's handlers by this native function instead of inferring them", 2 },
 	{ "max-msg-types", OPT_MAX_TYPES, "N", 0,
 	  "Distinct msg_type values per process before 'other' (default 64)", 2 },
+	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
+	  "Sockets tracked at most, over all processes (default 16384)", 2 },
 	{ "no-lmcache-names", OPT_NO_LMCACHE, NULL, 0,
 	  "Do not export the lmcache:cache_controller_* gauges", 2 },
 	{ NULL, 0, NULL, 0, "Lifecycle:", 3 },
@@ -326,6 +330,21 @@ static int add_pid(struct parse_state *ps, const char *arg)
 	if (parse_pid(arg, &o->pids[o->npids]))
 		return fail(ps->err, ps->errlen, "--pid '%s': expected a positive process id", arg);
 	o->npids++;
+	return 0;
+}
+
+static int check_regex(const char *arg, char *err, size_t errlen)
+{
+	regex_t re;
+	int rc = regcomp(&re, arg, REG_EXTENDED | REG_NOSUB);
+
+	if (rc) {
+		char why[128];
+
+		regerror(rc, &re, why, sizeof(why));
+		return fail(err, errlen, "--name '%s': %s (a POSIX extended regex)", arg, why);
+	}
+	regfree(&re);
 	return 0;
 }
 
@@ -387,6 +406,8 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 	case 'n':
 		if (o->nnames == ZS_MAX_NAMES)
 			err = fail(ps->err, ps->errlen, "--name: at most %d patterns", ZS_MAX_NAMES);
+		else if (check_regex(arg, ps->err, ps->errlen))
+			err = -EINVAL;
 		else
 			o->names[o->nnames++] = strdup(arg);
 		break;
@@ -422,6 +443,13 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 			err = fail(ps->err, ps->errlen, "--max-msg-types '%s': expected 1-1024", arg);
 		else
 			o->max_msg_types = (unsigned)v;
+		break;
+	case OPT_MAX_SOCKETS:
+		if (parse_uint(arg, ZS_MAX_SOCKETS, &v) || !v)
+			err = fail(ps->err, ps->errlen, "--max-sockets '%s': expected 1-%d", arg,
+				   ZS_MAX_SOCKETS);
+		else
+			o->max_sockets = (unsigned)v;
 		break;
 	case OPT_TTL:
 		if (parse_uint(arg, 86400 * 7, &v))
@@ -606,6 +634,12 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	if (!argp)
 		return fail(err, errlen, "unknown command '%s'; try 'zmqscope --help'", argv[1]);
 
+	for (int i = 2; i < argc; i++) {
+		size_t used = strlen(o->args_text);
+
+		snprintf(o->args_text + used, sizeof(o->args_text) - used, "%s%s", i > 2 ? " " : "",
+			 argv[i]);
+	}
 	if (asprintf(&prog, "zmqscope %s", argv[1]) < 0)
 		return -ENOMEM;
 	/* argp names the program after argv[0]: make that "zmqscope run". */

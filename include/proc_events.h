@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process exec/exit notifications from the kernel's proc connector
+ * (netlink), so a new controller is attached as soon as it starts.  Where
+ * the connector is missing (no CONFIG_PROC_EVENTS, no CAP_NET_ADMIN), the
+ * caller falls back to rescanning /proc on its tick.
+ */
+#ifndef ZS_PROC_EVENTS_H
+#define ZS_PROC_EVENTS_H
+
+#include <sys/types.h>
+
+enum proc_event_kind {
+	PROC_EVENT_KIND_EXEC,
+	PROC_EVENT_KIND_EXIT,
+};
+
+/* Returns a non-blocking netlink fd to poll, or a negative errno. */
+int proc_events_open(void);
+
+typedef void (*proc_event_fn)(enum proc_event_kind kind, pid_t pid, void *arg);
+
+/* Reads what is pending and calls `fn` for each exec or exit of a process. */
+int proc_events_drain(int fd, proc_event_fn fn, void *arg);
+
+void proc_events_close(int fd);
+
+#endif

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: MIT
+#include "target_watch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proc_events.h"
+
+int target_watch_init(struct target_watch *w, struct observer *ob, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->ob = ob;
+	w->events_fd = -1;
+	rc = process_selector_init(&w->sel, ob->opts, err, errlen);
+	if (rc)
+		return rc;
+	if (process_selector_dynamic(&w->sel))
+		w->events_fd = proc_events_open(); /* -errno: fall back to rescans */
+	if (w->events_fd < 0)
+		w->events_fd = -1;
+	return 0;
+}
+
+void target_watch_free(struct target_watch *w)
+{
+	proc_events_close(w->events_fd);
+	w->events_fd = -1;
+	process_selector_free(&w->sel);
+}
+
+int target_watch_fd(const struct target_watch *w)
+{
+	return w->events_fd;
+}
+
+static bool is_pending(const struct target_watch *w, pid_t pid)
+{
+	for (size_t i = 0; i < w->npending; i++)
+		if (w->pending[i] == pid)
+			return true;
+	return false;
+}
+
+static void forget_pending(struct target_watch *w, size_t i)
+{
+	w->pending[i] = w->pending[--w->npending];
+}
+
+/*
+ * Tries to attach a selected process.  One that does not map libzmq yet
+ * (pyzmq not imported so far) stays pending and is retried on each tick.
+ */
+static void try_attach(struct target_watch *w, pid_t pid)
+{
+	char err[512];
+	int rc;
+
+	if (observer_is_attached(w->ob, pid, 0))
+		return;
+	rc = observer_attach_pid(w->ob, pid, err, sizeof(err));
+	if (rc == 0) {
+		if (w->ob->opts->verbose)
+			fprintf(stderr, "zmqscope: attached to pid %d\n", (int)pid);
+		return;
+	}
+	if (rc == -ENOENT && !is_pending(w, pid) && w->npending < ZS_MAX_PENDING) {
+		w->pending[w->npending++] = pid;
+		return;
+	}
+	if (rc != -ENOENT && rc != -ESRCH)
+		fprintf(stderr, "zmqscope: %s\n", err);
+}
+
+static void on_selected(pid_t pid, void *arg)
+{
+	try_attach(arg, pid);
+}
+
+void target_watch_initial_scan(struct target_watch *w)
+{
+	process_selector_scan(&w->sel, on_selected, w);
+}
+
+static void on_event(enum proc_event_kind kind, pid_t pid, void *arg)
+{
+	struct target_watch *w = arg;
+
+	if (kind == PROC_EVENT_KIND_EXEC && process_matches_name(&w->sel, pid))
+		try_attach(w, pid);
+	else if (kind == PROC_EVENT_KIND_EXIT && observer_is_attached(w->ob, pid, 0))
+		w->exits_seen = true;
+}
+
+void target_watch_on_events(struct target_watch *w)
+{
+	if (w->events_fd < 0)
+		return;
+	if (proc_events_drain(w->events_fd, on_event, w) < 0) {
+		/* Overrun (ENOBUFS): events were lost, so look at everything. */
+		target_watch_initial_scan(w);
+		w->exits_seen = true;
+	}
+	if (w->exits_seen) {
+		w->exits_seen = false;
+		observer_check_targets(w->ob);
+	}
+}
+
+void target_watch_tick(struct target_watch *w)
+{
+	observer_check_targets(w->ob);
+	observer_rescan_libraries(w->ob);
+	for (size_t i = 0; i < w->npending; i++) {
+		pid_t pid = w->pending[i];
+
+		if (kill(pid, 0) && errno == ESRCH) {
+			forget_pending(w, i--);
+			continue;
+		}
+		if (observer_attach_pid(w->ob, pid, (char[512]){ 0 }, 512) != -ENOENT)
+			forget_pending(w, i--);
+	}
+	/*
+	 * Without the proc connector every new process is found here; --port
+	 * always needs a look, as listening on a port raises no event.
+	 */
+	if (w->events_fd < 0 || w->sel.nports)
+		process_selector_scan(&w->sel, on_selected, w);
+}
