@@ -21,12 +21,20 @@ struct http_routes {
 
 struct http_server;
 
-/* Binds `l` (EADDRINUSE etc. reported in `err`) and serves. */
-struct http_server *http_server_start_tcp(const struct zs_listen *l, const struct http_routes *r,
-					  char *err, size_t errlen);
-/* Serves the control routes on a fresh unix socket at `path` (mode 0600). */
-struct http_server *http_server_start_unix(const char *path, const struct http_routes *r,
-					   char *err, size_t errlen);
+/*
+ * Listening comes apart from serving so that zmqscope can bind, then drop
+ * privileges, and only then start the server's thread (capabilities are
+ * per thread: a thread started earlier would keep root's).
+ */
+
+/* A listening TCP socket for `l` (EADDRINUSE etc. reported in `err`); fd or -1. */
+int http_listen_tcp(const struct zs_listen *l, char *err, size_t errlen);
+/* A listening unix socket at `path`, mode 0600; fd or -1. */
+int http_listen_unix(const char *path, char *err, size_t errlen);
+
+/* Serves on a listening fd, which it owns from now on.  `control`: the unix socket's routes. */
+struct http_server *http_server_serve(int fd, const struct http_routes *r, bool control,
+				      const char *unix_path, char *err, size_t errlen);
 void http_server_stop(struct http_server *s);
 
 /* "127.0.0.1:9850" or "[::1]:9850" */

@@ -80,6 +80,9 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 /* Is this process (and, when start_time != 0, this incarnation) attached? */
 bool observer_is_attached(struct observer *ob, pid_t pid, uint64_t start_time);
 
+/* The process at `pid` exec'd: what was attached is gone with its old image. */
+void observer_forget_image(struct observer *ob, pid_t pid);
+
 /* Marks exited targets down and detaches them; drops them after --ttl. */
 void observer_check_targets(struct observer *ob);
 

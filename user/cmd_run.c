@@ -18,6 +18,7 @@
 #include "instance.h"
 #include "observer.h"
 #include "pinning.h"
+#include "privileges.h"
 #include "target_watch.h"
 
 #define TICK_SECONDS 1
@@ -99,7 +100,11 @@ static void main_loop(struct target_watch *w, int sigfd)
 	}
 }
 
-/* Runs until SIGINT or SIGTERM.  With ready_fd >= 0 it is start's daemon. */
+/*
+ * Runs until SIGINT or SIGTERM.  With ready_fd >= 0 it is start's daemon.
+ * Everything that needs privilege (BPF, probes, sockets) happens before
+ * --user drops it, and the HTTP threads start only after that.
+ */
 static int serve(struct zs_options *o, int ready_fd)
 {
 	struct http_routes routes = { .metrics = render_metrics, .status = render_status };
@@ -110,7 +115,7 @@ static int serve(struct zs_options *o, int ready_fd)
 	bool ob_open = false, watching = false;
 	char err[512] = "", id[16], listen_text[96];
 	sigset_t stop_signals;
-	int rc = EXIT_RUNTIME, sigfd = -1;
+	int rc = EXIT_RUNTIME, sigfd = -1, http_fd = -1, control_fd = -1;
 
 	/* Block before any thread exists, so only the signalfd sees them. */
 	sigemptyset(&stop_signals);
@@ -136,8 +141,8 @@ static int serve(struct zs_options *o, int ready_fd)
 	ob_open = true;
 	routes.arg = &ob;
 	memcpy(ob.listen_text, listen_text, sizeof(ob.listen_text));
-	http = http_server_start_tcp(&o->listen, &routes, err, sizeof(err));
-	if (!http)
+	http_fd = http_listen_tcp(&o->listen, err, sizeof(err));
+	if (http_fd < 0)
 		goto cleanup;
 	if (target_watch_init(&watch, &ob, err, sizeof(err)))
 		goto cleanup;
@@ -146,7 +151,18 @@ static int serve(struct zs_options *o, int ready_fd)
 		goto cleanup;
 	target_watch_initial_scan(&watch);
 	observer_drop_stale_pins(&ob);
-	control = http_server_start_unix(inst.sock_path, &routes, err, sizeof(err));
+	control_fd = http_listen_unix(inst.sock_path, err, sizeof(err));
+	if (control_fd < 0)
+		goto cleanup;
+	if (o->user &&
+	    privileges_drop(o->user, process_selector_dynamic(&watch.sel), err, sizeof(err)))
+		goto cleanup;
+	http = http_server_serve(http_fd, &routes, false, NULL, err, sizeof(err));
+	http_fd = -1;
+	if (!http)
+		goto cleanup;
+	control = http_server_serve(control_fd, &routes, true, inst.sock_path, err, sizeof(err));
+	control_fd = -1;
 	if (!control)
 		goto cleanup;
 
@@ -171,6 +187,10 @@ cleanup:
 	/* The HTTP threads use the observer: stop them first. */
 	http_server_stop(control);
 	http_server_stop(http);
+	if (http_fd >= 0)
+		close(http_fd);
+	if (control_fd >= 0)
+		close(control_fd);
 	if (watching)
 		target_watch_free(&watch);
 	if (ob_open)

@@ -116,8 +116,8 @@ static void quiet_mhd_log(void *cls, const char *fmt, va_list ap)
 	(void)ap;
 }
 
-static struct http_server *serve_fd(int fd, const struct http_routes *r, bool control, char *err,
-				    size_t errlen)
+struct http_server *http_server_serve(int fd, const struct http_routes *r, bool control,
+				      const char *unix_path, char *err, size_t errlen)
 {
 	struct http_server *s = calloc(1, sizeof(*s));
 
@@ -128,6 +128,8 @@ static struct http_server *serve_fd(int fd, const struct http_routes *r, bool co
 	}
 	s->routes = *r;
 	s->control = control;
+	if (unix_path)
+		snprintf(s->unix_path, sizeof(s->unix_path), "%s", unix_path);
 	s->daemon = MHD_start_daemon(
 		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -144,8 +146,7 @@ static struct http_server *serve_fd(int fd, const struct http_routes *r, bool co
 	return s;
 }
 
-struct http_server *http_server_start_tcp(const struct zs_listen *l, const struct http_routes *r,
-					  char *err, size_t errlen)
+int http_listen_tcp(const struct zs_listen *l, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss = { 0 };
 	socklen_t sslen;
@@ -171,7 +172,7 @@ struct http_server *http_server_start_tcp(const struct zs_listen *l, const struc
 	fd = socket(l->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create a socket for %s: %s", text, strerror(errno));
-		return NULL;
+		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (l->family == AF_INET6)
@@ -184,28 +185,26 @@ struct http_server *http_server_start_tcp(const struct zs_listen *l, const struc
 			 : e == EADDRNOTAVAIL ? "; that address is not on this host"
 					      : "");
 		close(fd);
-		return NULL;
+		return -1;
 	}
-	return serve_fd(fd, r, false, err, errlen);
+	return fd;
 }
 
-struct http_server *http_server_start_unix(const char *path, const struct http_routes *r,
-					   char *err, size_t errlen)
+int http_listen_unix(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct http_server *s;
 	mode_t old;
 	int fd;
 
 	if (strlen(path) >= sizeof(a.sun_path)) {
 		snprintf(err, errlen, "control socket path too long: %s", path);
-		return NULL;
+		return -1;
 	}
 	strcpy(a.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot create the control socket: %s", strerror(errno));
-		return NULL;
+		return -1;
 	}
 	unlink(path);
 	old = umask(0077);
@@ -213,13 +212,10 @@ struct http_server *http_server_start_unix(const char *path, const struct http_r
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		umask(old);
 		close(fd);
-		return NULL;
+		return -1;
 	}
 	umask(old);
-	s = serve_fd(fd, r, true, err, errlen);
-	if (s)
-		snprintf(s->unix_path, sizeof(s->unix_path), "%s", path);
-	return s;
+	return fd;
 }
 
 void http_server_stop(struct http_server *s)

@@ -23,6 +23,7 @@ const char *const zs_func_names[ZS_FN_COUNT] = {
 
 struct discovery {
 	pid_t pid;
+	char root[PATH_MAX]; /* the target's root as we see it, "" when it is ours */
 	struct zmq_object *out;
 	size_t max;
 	size_t n;
@@ -47,11 +48,28 @@ static bool already_seen(struct discovery *d, uint64_t inode)
  * to /proc/PID/map_files/ when that path now names another file (an
  * upgraded library) or none (deleted).
  */
-static int host_path_for(pid_t pid, const struct maps_entry *e, char *out, size_t n)
+/*
+ * The kernel writes maps paths relative to the reader's root.  For a target
+ * chrooted below it (unshare --root), cut that prefix off, leaving the path
+ * as the target itself names it; for a pivot_root container the path is
+ * already relative to the target's root.
+ */
+static const char *target_relative(const struct discovery *d, const char *path)
+{
+	size_t n = strlen(d->root);
+
+	if (n && !strncmp(path, d->root, n) && path[n] == '/')
+		return path + n;
+	return path;
+}
+
+static int host_path_for(const struct discovery *d, const struct maps_entry *e, char *out,
+			 size_t n)
 {
 	struct stat st;
+	pid_t pid = d->pid;
 
-	if (snprintf(out, n, "/proc/%d/root%s", (int)pid, e->path) >= (int)n)
+	if (snprintf(out, n, "/proc/%d/root%s", (int)pid, target_relative(d, e->path)) >= (int)n)
 		return -ENAMETOOLONG;
 	if (!e->deleted && !stat(out, &st) && st.st_ino == e->inode &&
 	    major(st.st_dev) == e->dev_major && minor(st.st_dev) == e->dev_minor)
@@ -72,7 +90,7 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 		return 0;
 	o = &d->out[d->n];
 	memset(o, 0, sizeof(*o));
-	rc = host_path_for(d->pid, e, o->host_path, sizeof(o->host_path));
+	rc = host_path_for(d, e, o->host_path, sizeof(o->host_path));
 	if (rc) {
 		if (!d->first_error)
 			d->first_error = rc;
@@ -88,7 +106,7 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 	}
 	if (!o->syms[ZS_FN_MSG_RECV].found)
 		return 0;
-	memcpy(o->path, e->path, sizeof(o->path));
+	memcpy(o->path, target_relative(d, e->path), sizeof(o->path));
 	o->inode = e->inode;
 	o->main_binary = !strcmp(e->path, d->exe);
 	d->n++;
@@ -111,6 +129,11 @@ int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max)
 	len = readlink(link, d->exe, sizeof(d->exe) - 1);
 	if (len > 0)
 		d->exe[len] = '\0';
+	snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+	len = readlink(link, d->root, sizeof(d->root) - 1);
+	d->root[len > 0 ? len : 0] = '\0';
+	if (!strcmp(d->root, "/"))
+		d->root[0] = '\0';
 	rc = maps_for_each(pid, visit_mapping, d);
 	if (rc == -ENOENT)
 		rc = -ESRCH;

@@ -640,9 +640,27 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	return 0;
 }
 
+/* Unreadable without CAP_SYS_PTRACE (after --user): then start time alone decides. */
+static bool same_executable(const struct target *t)
+{
+	uint64_t now = process_exe_inode(t->pid);
+
+	return !now || !t->exe_inode || now == t->exe_inode;
+}
+
 static double seconds_between(const struct timespec *a, const struct timespec *b)
 {
 	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+void observer_forget_image(struct observer *ob, pid_t pid)
+{
+	pthread_mutex_lock(&ob->lock);
+	/* Its counters, start time and all, would otherwise pass for the new image's. */
+	for (size_t i = 0; i < ob->ntargets; i++)
+		if (ob->targets[i]->pid == pid)
+			remove_target(ob, i--);
+	pthread_mutex_unlock(&ob->lock);
 }
 
 void observer_check_targets(struct observer *ob)
@@ -663,7 +681,7 @@ void observer_check_targets(struct observer *ob)
 		}
 		/* The same start time and executable: the same process. */
 		if (process_identity(t->pid, &start, NULL, 0) == 0 && start == t->start_time &&
-		    process_exe_inode(t->pid) == t->exe_inode)
+		    same_executable(t))
 			continue;
 		/* Gone, or the pid now names another process. */
 		t->up = false;

@@ -336,7 +336,8 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 	}
 	for (uint32_t i = 0; i < ZS_DROP_MAX; i++)
 		bpf_map_lookup_elem(bpf_map__fd(skel->maps.drops), &i, &drops[i]);
-	s->maps[s->nmaps++] = (struct metrics_map){ "sockets", s->nsockets, ZS_MAX_SOCKETS,
+	s->maps[s->nmaps++] = (struct metrics_map){ "sockets", s->nsockets,
+						    bpf_map__max_entries(skel->maps.sockets),
 						    drops[ZS_DROP_SOCKETS] };
 	s->maps[s->nmaps++] = (struct metrics_map){
 		"threads", count_keys(bpf_map__fd(skel->maps.threads), sizeof(__u64)), ZS_MAX_THREADS,

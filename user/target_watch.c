@@ -89,10 +89,14 @@ static void on_event(enum proc_event_kind kind, pid_t pid, void *arg)
 {
 	struct target_watch *w = arg;
 
-	if (kind == PROC_EVENT_KIND_EXEC && process_matches_name(&w->sel, pid))
-		try_attach(w, pid);
-	else if (kind == PROC_EVENT_KIND_EXIT && observer_is_attached(w->ob, pid, 0))
+	if (kind == PROC_EVENT_KIND_EXEC) {
+		/* A new image at an attached pid: whatever was attached went with the old one. */
+		observer_forget_image(w->ob, pid);
+		if (process_matches_name(&w->sel, pid))
+			try_attach(w, pid);
+	} else if (kind == PROC_EVENT_KIND_EXIT && observer_is_attached(w->ob, pid, 0)) {
 		w->exits_seen = true;
+	}
 }
 
 void target_watch_on_events(struct target_watch *w)
