@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: MIT
+/* Parsing behind --port, --name and the pinned link directories. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "pinning.h"
+#include "process_selector.h"
+
+static void test_tcp_listening_ipv4(void **state)
+{
+	/* A real /proc/net/tcp line: 127.0.0.1:9850 listening, inode 123456. */
+	const char *line = "   3: 0100007F:267A 00000000:0000 0A 00000000:00000000 00:00000000 "
+			   "00000000     0        0 123456 1 0000000000000000 100 0 0 10 0\n";
+	uint16_t port = 0;
+	uint64_t inode = 0;
+
+	(void)state;
+	assert_true(tcp_line_listening(line, &port, &inode));
+	assert_int_equal(port, 9850);
+	assert_int_equal(inode, 123456);
+}
+
+static void test_tcp_listening_ipv6(void **state)
+{
+	const char *line = "   0: 00000000000000000000000001000000:15B3 "
+			   "00000000000000000000000000000000:0000 0A 00000000:00000000 "
+			   "00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0\n";
+	uint16_t port = 0;
+	uint64_t inode = 0;
+
+	(void)state;
+	assert_true(tcp_line_listening(line, &port, &inode));
+	assert_int_equal(port, 5555);
+	assert_int_equal(inode, 777);
+}
+
+static void test_tcp_not_listening_or_malformed(void **state)
+{
+	/* ESTABLISHED (01), the header line, and garbage are not listeners. */
+	const char *established = "   4: 0100007F:2689 0100007F:D2F0 01 00000000:00000000 "
+				  "00:00000000 00000000     0        0 99 1 0 20 4 30 10 -1\n";
+	const char *header = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when "
+			     "retrnsmt   uid  timeout inode\n";
+	uint16_t port = 1;
+	uint64_t inode = 1;
+
+	(void)state;
+	assert_false(tcp_line_listening(established, &port, &inode));
+	assert_false(tcp_line_listening(header, &port, &inode));
+	assert_false(tcp_line_listening("", &port, &inode));
+	assert_false(tcp_line_listening("   1: zz:zz", &port, &inode));
+	assert_int_equal(port, 1);
+	assert_int_equal(inode, 1);
+}
+
+static void test_cmdline_to_text(void **state)
+{
+	char buf[] = "python3\0controller.py\0--pull\0tcp://x\0";
+
+	(void)state;
+	cmdline_to_text(buf, sizeof(buf) - 1);
+	assert_string_equal(buf, "python3 controller.py --pull tcp://x");
+}
+
+static void test_link_dir_names(void **state)
+{
+	pid_t pid = 0;
+	uint64_t start = 0;
+	char path[256];
+
+	(void)state;
+	assert_true(pin_parse_link_dir_name("4242-1234567", &pid, &start));
+	assert_int_equal(pid, 4242);
+	assert_int_equal(start, 1234567);
+	assert_false(pin_parse_link_dir_name("4242", &pid, &start));
+	assert_false(pin_parse_link_dir_name("4242-", &pid, &start));
+	assert_false(pin_parse_link_dir_name("-5-6", &pid, &start));
+	assert_false(pin_parse_link_dir_name("0-6", &pid, &start));
+	assert_false(pin_parse_link_dir_name("12-6x", &pid, &start));
+	assert_false(pin_parse_link_dir_name("maps", &pid, &start));
+	pin_link_dir("/sys/fs/bpf/zmqscope/3", 4242, 1234567, path, sizeof(path));
+	assert_string_equal(path, "/sys/fs/bpf/zmqscope/3/links/4242-1234567");
+	pin_dir_for(7, path, sizeof(path));
+	assert_string_equal(path, "/sys/fs/bpf/zmqscope/7");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_tcp_listening_ipv4),
+		cmocka_unit_test(test_tcp_listening_ipv6),
+		cmocka_unit_test(test_tcp_not_listening_or_malformed),
+		cmocka_unit_test(test_cmdline_to_text),
+		cmocka_unit_test(test_link_dir_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
