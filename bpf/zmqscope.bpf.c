@@ -852,18 +852,26 @@ int BPF_UPROBE(zmq_close_entry, void *sock)
  * The attach cookie is the role.  Spans are per thread; nested and
  * recursive calls count once, from the outermost entry to its return.
  */
+/* The target and role a --handler probe hit belongs to, or NULL. */
+static __always_inline struct zs_target *handler_target(struct pt_regs *ctx, __u32 *tgid,
+							__u32 *role)
+{
+	struct zs_target *t = current_target(tgid);
+
+	*role = (__u32)bpf_get_attach_cookie(ctx);
+	return t && *role < ZS_ROLE_MAX ? t : NULL;
+}
+
 SEC("uprobe")
 int BPF_UPROBE(handler_entry)
 {
-	__u32 role = (__u32)bpf_get_attach_cookie(ctx), tgid;
 	struct zs_thread *th;
 	struct zs_target *t;
+	__u32 tgid, role;
 
-	t = current_target(&tgid);
-	if (!t || role >= ZS_ROLE_MAX)
-		return 0;
-	th = current_thread(true);
-	if (!th)
+	t = handler_target(ctx, &tgid, &role);
+	th = t ? current_thread(true) : NULL;
+	if (!th || role >= ZS_ROLE_MAX)
 		return 0;
 	if (th->depth[role]++ == 0) {
 		th->handler_start_ns[role] = bpf_ktime_get_ns();
@@ -875,16 +883,14 @@ int BPF_UPROBE(handler_entry)
 SEC("uretprobe")
 int BPF_URETPROBE(handler_return)
 {
-	__u32 role = (__u32)bpf_get_attach_cookie(ctx), tgid;
 	struct zs_thread *th;
 	struct zs_target *t;
+	__u32 tgid, role;
 
-	t = current_target(&tgid);
-	if (!t || role >= ZS_ROLE_MAX)
-		return 0;
-	th = current_thread(false);
+	t = handler_target(ctx, &tgid, &role);
+	th = t ? current_thread(false) : NULL;
 	/* A call that began before the attach has no entry here: skip it. */
-	if (!th || th->depth[role] == 0)
+	if (!th || role >= ZS_ROLE_MAX || th->depth[role] == 0)
 		return 0;
 	if (--th->depth[role])
 		return 0;

@@ -97,9 +97,5 @@ void observer_drop_stale_pins(struct observer *ob);
 /* Attaches to libzmq copies a target loaded since (dlopen). */
 void observer_rescan_libraries(struct observer *ob);
 
-uint64_t process_exe_inode(pid_t pid);
-
-/* Reads /proc/PID/stat's start time and comm.  0 or negative errno. */
-int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen);
 
 #endif

@@ -14,6 +14,7 @@
 #include "libzmq_discovery.h"
 #include "observer.h"
 #include "pinning.h"
+#include "proc_files.h"
 
 #define MAX_LISTED 256
 #define STOP_TIMEOUT_MS 10000
@@ -37,20 +38,32 @@ static void forget_orphan_pins(void)
 	rmdir(ZS_PIN_ROOT);
 }
 
-int cmd_stop(struct zs_options *o)
+/* The registered instances, or NULL after saying why. */
+static struct instance_info *load_instances(int *n)
 {
 	struct instance_info *list = calloc(MAX_LISTED, sizeof(*list));
-	int n, rc = 0;
+
+	if (!list) {
+		zs_error("out of memory");
+		return NULL;
+	}
+	*n = instance_list(list, MAX_LISTED);
+	if (*n < 0) {
+		zs_error("cannot read %s: %s", instance_runtime_dir(), strerror(-*n));
+		free(list);
+		return NULL;
+	}
+	return list;
+}
+
+int cmd_stop(struct zs_options *o)
+{
 	bool matched = false;
+	int n, rc = 0;
+	struct instance_info *list = load_instances(&n);
 
 	if (!list)
 		return EXIT_RUNTIME;
-	n = instance_list(list, MAX_LISTED);
-	if (n < 0) {
-		zs_error("cannot read %s: %s", instance_runtime_dir(), strerror(-n));
-		free(list);
-		return EXIT_RUNTIME;
-	}
 	for (int i = 0; i < n; i++) {
 		char id[16];
 		int err;
@@ -84,18 +97,12 @@ int cmd_stop(struct zs_options *o)
 
 int cmd_status(struct zs_options *o)
 {
-	struct instance_info *list = calloc(MAX_LISTED, sizeof(*list));
 	struct strbuf out = STRBUF_INIT;
 	int n, rc = 0, shown = 0;
+	struct instance_info *list = load_instances(&n);
 
 	if (!list)
 		return EXIT_RUNTIME;
-	n = instance_list(list, MAX_LISTED);
-	if (n < 0) {
-		zs_error("cannot read %s: %s", instance_runtime_dir(), strerror(-n));
-		free(list);
-		return EXIT_RUNTIME;
-	}
 	if (o->json)
 		strbuf_puts(&out, "[");
 	for (int i = 0; i < n; i++) {

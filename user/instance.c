@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "pinning.h"
+#include "proc_files.h"
 
 #define MAX_INSTANCES 256
 
@@ -25,29 +26,6 @@ const char *instance_runtime_dir(void)
 	const char *dir = getenv("ZMQSCOPE_RUNTIME_DIR");
 
 	return dir && *dir ? dir : "/run/zmqscope";
-}
-
-/*
- * A killed daemon whose parent never reaps it stays a zombie; kill(pid, 0)
- * still succeeds on it, so look at its state too.
- */
-static bool pid_alive(pid_t pid)
-{
-	char path[64], buf[512], *close;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0 || (kill(pid, 0) && errno != EPERM))
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	close = strrchr(buf, ')');
-	return close && close[1] == ' ' && close[2] != 'Z' && close[2] != 'X';
 }
 
 static int read_pid_file(const char *path, pid_t *pid, char *listen, size_t n)
@@ -85,17 +63,9 @@ static void args_path_for(int id, char *out, size_t n)
 static bool args_match(int id, const char *args)
 {
 	char path[256], buf[4096];
-	FILE *f;
-	size_t n;
 
 	args_path_for(id, path, sizeof(path));
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return !strcmp(buf, args);
+	return read_text_file(path, buf, sizeof(buf)) >= 0 && !strcmp(buf, args);
 }
 
 /* Takes ID unless a live instance holds it.  0, -EBUSY, or -errno. */
@@ -111,7 +81,7 @@ static int claim(struct instance *inst, int id, const char *listen_text)
 	if (fd < 0 && errno == EEXIST) {
 		/* Taken, unless its owner died without cleaning up. */
 		if (read_pid_file(inst->pid_path, &pid, listen, sizeof(listen)) == 0 &&
-		    pid_alive(pid))
+		    process_alive(pid))
 			return -EBUSY;
 		unlink(inst->pid_path);
 		fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -226,7 +196,7 @@ int instance_list(struct instance_info *out, size_t max)
 		paths_for(i->id, pid_path, sizeof(pid_path), i->sock_path, sizeof(i->sock_path));
 		if (read_pid_file(pid_path, &i->pid, i->listen, sizeof(i->listen)))
 			continue;
-		i->alive = pid_alive(i->pid);
+		i->alive = process_alive(i->pid);
 		n++;
 	}
 	closedir(d);
@@ -243,7 +213,7 @@ int instance_stop(const struct instance_info *info, int timeout_ms)
 	if (kill(info->pid, SIGTERM))
 		return errno == ESRCH ? 0 : -errno;
 	for (int waited = 0; waited < timeout_ms; waited += 20) {
-		if (!pid_alive(info->pid))
+		if (!process_alive(info->pid))
 			return 0;
 		nanosleep(&nap, NULL);
 	}

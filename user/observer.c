@@ -17,6 +17,7 @@
 #include "exposition.h"
 #include "json_writer.h"
 #include "pinning.h"
+#include "proc_files.h"
 #include "metrics.h"
 #include "zmqscope.skel.h"
 
@@ -70,54 +71,6 @@ static int verbose_libbpf(enum libbpf_print_level level, const char *fmt, va_lis
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen)
-{
-	char path[64], buf[1024], *open, *close;
-	unsigned long long start = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return errno == ENOENT ? -ESRCH : -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: it ends at the last ')'. */
-	open = strchr(buf, '(');
-	close = strrchr(buf, ')');
-	if (!open || !close || close < open)
-		return -EIO;
-	if (comm) {
-		size_t len = (size_t)(close - open - 1);
-
-		if (len >= commlen)
-			len = commlen - 1;
-		memcpy(comm, open + 1, len);
-		comm[len] = '\0';
-	}
-	/* Fields after comm: state is 3rd, starttime is 22nd.  A zombie is gone. */
-	if (close[1] != ' ' || close[2] == 'Z' || close[2] == 'X')
-		return -ESRCH;
-	if (sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-			      "%*d %*d %*d %llu",
-		   &start) != 1)
-		return -EIO;
-	if (start_time)
-		*start_time = start;
-	return 0;
-}
-
-uint64_t process_exe_inode(pid_t pid)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	return stat(path, &st) ? 0 : (uint64_t)st.st_ino;
 }
 
 /* ---- setup -------------------------------------------------------------- */

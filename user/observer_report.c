@@ -70,14 +70,24 @@ static size_t read_map(int fd, size_t key_size, size_t value_size, size_t max, v
 	return n;
 }
 
+/* read_map() into arrays it allocates; the caller converts and frees them. */
+static size_t read_map_alloc(int fd, size_t key_size, size_t value_size, size_t max,
+			     void **keys, void **values)
+{
+	*keys = calloc(max, key_size);
+	*values = calloc(max, value_size);
+	if (!*keys || !*values)
+		return 0;
+	return read_map(fd, key_size, value_size, max, *keys, *values);
+}
+
 static size_t read_sockets(int fd, struct metrics_socket *out, size_t max)
 {
-	struct zs_sock_key *keys = calloc(max, sizeof(*keys));
-	struct zs_sock *vals = calloc(max, sizeof(*vals));
-	size_t n = 0;
+	struct zs_sock_key *keys;
+	struct zs_sock *vals;
+	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*vals), max, (void **)&keys,
+				  (void **)&vals);
 
-	if (keys && vals)
-		n = read_map(fd, sizeof(*keys), sizeof(*vals), max, keys, vals);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct metrics_socket){ keys[i].tgid, keys[i].handle, vals[i] };
 	free(keys);
@@ -87,12 +97,11 @@ static size_t read_sockets(int fd, struct metrics_socket *out, size_t max)
 
 static size_t read_msg_types(int fd, struct metrics_msg_type *out, size_t max)
 {
-	struct zs_msg_type_key *keys = calloc(max, sizeof(*keys));
-	__u32 *ids = calloc(max, sizeof(*ids));
-	size_t n = 0;
+	struct zs_msg_type_key *keys;
+	__u32 *ids;
+	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*ids), max, (void **)&keys,
+				  (void **)&ids);
 
-	if (keys && ids)
-		n = read_map(fd, sizeof(*keys), sizeof(*ids), max, keys, ids);
 	for (size_t i = 0; i < n; i++) {
 		out[i].tgid = keys[i].tgid;
 		out[i].id = ids[i];
@@ -106,12 +115,11 @@ static size_t read_msg_types(int fd, struct metrics_msg_type *out, size_t max)
 
 static size_t read_sock_types(int fd, struct metrics_sock_type *out, size_t max)
 {
-	struct zs_sock_type_key *keys = calloc(max, sizeof(*keys));
-	__u64 *counts = calloc(max, sizeof(*counts));
-	size_t n = 0;
+	struct zs_sock_type_key *keys;
+	__u64 *counts;
+	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*counts), max, (void **)&keys,
+				  (void **)&counts);
 
-	if (keys && counts)
-		n = read_map(fd, sizeof(*keys), sizeof(*counts), max, keys, counts);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct metrics_sock_type){ keys[i].tgid, keys[i].msg_type, keys[i].handle,
 						     keys[i].gen, counts[i] };
@@ -122,12 +130,11 @@ static size_t read_sock_types(int fd, struct metrics_sock_type *out, size_t max)
 
 static size_t read_hists(int fd, struct metrics_hist *out, size_t max)
 {
-	struct zs_hist_key *keys = calloc(max, sizeof(*keys));
-	struct zs_hist *vals = calloc(max, sizeof(*vals));
-	size_t n = 0;
+	struct zs_hist_key *keys;
+	struct zs_hist *vals;
+	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*vals), max, (void **)&keys,
+				  (void **)&vals);
 
-	if (keys && vals)
-		n = read_map(fd, sizeof(*keys), sizeof(*vals), max, keys, vals);
 	for (size_t i = 0; i < n; i++)
 		out[i] = (struct metrics_hist){ keys[i], vals[i] };
 	free(keys);

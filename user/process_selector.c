@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proc_files.h"
+
 #define TCP_LISTEN 0x0A
 #define MAX_NETNS 64
 #define MAX_LISTENERS 64
@@ -53,21 +55,6 @@ void cmdline_to_text(char *buf, size_t len)
 			buf[i] = ' ';
 }
 
-static ssize_t read_small(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t got;
-
-	if (fd < 0)
-		return -errno;
-	got = read(fd, buf, n - 1);
-	close(fd);
-	if (got < 0)
-		return -errno;
-	buf[got] = '\0';
-	return got;
-}
-
 bool process_matches_name(const struct process_selector *s, pid_t pid)
 {
 	char path[64], comm[64], cmdline[4096];
@@ -76,11 +63,11 @@ bool process_matches_name(const struct process_selector *s, pid_t pid)
 	if (pid == s->self || !s->nnames)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if (read_small(path, comm, sizeof(comm)) <= 0)
+	if (read_text_file(path, comm, sizeof(comm)) <= 0)
 		return false;
 	comm[strcspn(comm, "\n")] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	n = read_small(path, cmdline, sizeof(cmdline));
+	n = read_text_file(path, cmdline, sizeof(cmdline));
 	if (n > 0) {
 		/* The final NUL stays the terminator; trailing blanks go. */
 		cmdline_to_text(cmdline, (size_t)n);

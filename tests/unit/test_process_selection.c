@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Parsing behind --port, --name and the pinned link directories. */
+/* Parsing behind --port, --name, process identity and the pinned link directories. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include "pinning.h"
+#include "proc_files.h"
 #include "process_selector.h"
 
 static void test_tcp_listening_ipv4(void **state)
@@ -88,6 +90,37 @@ static void test_link_dir_names(void **state)
 	assert_string_equal(path, "/sys/fs/bpf/zmqscope/7");
 }
 
+static void test_proc_stat_identity(void **state)
+{
+	/* A comm with a space and a parenthesis: only the last ')' ends it. */
+	const char *stat = "4242 (my (odd) name) S 1 4242 4242 0 -1 4194560 6043 0 0 0 21 9 0 0 "
+			   "20 0 3 0 987654 24236032 4262 18446744073709551615 1 1 0 0 0 0 0 "
+			   "4096 16386 0 0 0 17 1 0 0 0 0 0\n";
+	uint64_t start = 0;
+	char comm[17];
+
+	(void)state;
+	assert_int_equal(proc_stat_parse(stat, &start, comm, sizeof(comm)), 0);
+	assert_int_equal(start, 987654);
+	assert_string_equal(comm, "my (odd) name");
+	/* comm is cut to the buffer, like the kernel's 16 bytes. */
+	assert_int_equal(proc_stat_parse(stat, NULL, comm, 6), 0);
+	assert_string_equal(comm, "my (o");
+}
+
+static void test_proc_stat_zombie_and_garbage(void **state)
+{
+	const char *zombie = "77 (python3) Z 1 77 77 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 5555 0 0 0\n";
+	uint64_t start = 1;
+
+	(void)state;
+	assert_int_equal(proc_stat_parse(zombie, &start, NULL, 0), -ESRCH);
+	assert_int_equal(proc_stat_parse("77 python3 S 1", &start, NULL, 0), -EIO);
+	assert_int_equal(proc_stat_parse("77 (python3)", &start, NULL, 0), -EIO);
+	assert_int_equal(proc_stat_parse("77 (python3) S 1 2 3", &start, NULL, 0), -EIO);
+	assert_int_equal(start, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -96,6 +129,8 @@ int main(void)
 		cmocka_unit_test(test_tcp_not_listening_or_malformed),
 		cmocka_unit_test(test_cmdline_to_text),
 		cmocka_unit_test(test_link_dir_names),
+		cmocka_unit_test(test_proc_stat_identity),
+		cmocka_unit_test(test_proc_stat_zombie_and_garbage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
