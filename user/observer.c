@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "errmsg.h"
 #include "exposition.h"
 #include "json_writer.h"
 #include "pinning.h"
@@ -46,17 +47,6 @@ static const struct probe_spec {
 	{ ZS_FN_CONNECT, true, "zmq_connect_return" },
 	{ ZS_FN_CLOSE, false, "zmq_close_entry" },
 };
-
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						       ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -161,7 +151,7 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	if (opts->pin_dir[0]) {
 		rc = prepare_pin_dirs(opts->pin_dir);
 		if (rc) {
-			fail(err, errlen, "cannot prepare %s on bpffs: %s", opts->pin_dir,
+			errmsg(err, errlen, rc, "cannot prepare %s on bpffs: %s", opts->pin_dir,
 			     strerror(-rc));
 			return rc;
 		}
@@ -178,12 +168,12 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	}
 	if (rc) {
 		if (rc == -EPERM || rc == -EACCES)
-			fail(err, errlen,
-			     "permission denied loading BPF programs: run as root, or grant "
+			errmsg(err, errlen, rc,
+			       "permission denied loading BPF programs: run as root, or grant "
 			     "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE and CAP_SYS_CHROOT");
 		else
-			fail(err, errlen,
-			     "cannot load the BPF programs (%s): the kernel needs BTF and "
+			errmsg(err, errlen, rc,
+			       "cannot load the BPF programs (%s): the kernel needs BTF and "
 			     "uprobes; rerun with --verbose for the verifier's log",
 			     strerror(-rc));
 		zmqscope_bpf__destroy(ob->skel);
@@ -192,7 +182,7 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	}
 	rc = fill_role_maps(ob);
 	if (rc) {
-		fail(err, errlen, "cannot configure the role maps: %s", strerror(-rc));
+		errmsg(err, errlen, rc, "cannot configure the role maps: %s", strerror(-rc));
 		zmqscope_bpf__destroy(ob->skel);
 		ob->skel = NULL;
 		return rc;
@@ -288,18 +278,16 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
 
 		if (snprintf(host_path, sizeof(host_path), "/proc/%d/root%s", (int)t->pid,
 			     h->path) >= (int)sizeof(host_path))
-			return fail(err, errlen, "--handler path too long: %s", h->path), -ENAMETOOLONG;
+			return errmsg(err, errlen, -ENAMETOOLONG, "--handler path too long: %s", h->path);
 		rc = elf_find_symbols(host_path, &sym, 1);
 		if (rc < 0)
-			return fail(err, errlen, "--handler %s: cannot read %s in process %d: %s",
-				    h->symbol, h->path, (int)t->pid, strerror(-rc)),
-			       rc;
+			return errmsg(err, errlen, rc, "--handler %s: cannot read %s in process %d: %s",
+				    h->symbol, h->path, (int)t->pid, strerror(-rc));
 		if (!sym.found)
-			return fail(err, errlen,
-				    "--handler: %s defines no function '%s' (check the name with "
-				    "'nm -D' or 'nm')",
-				    h->path, h->symbol),
-			       -ENOENT;
+			return errmsg(err, errlen, -ENOENT,
+				      "--handler: %s defines no function '%s' (check the name with "
+				      "'nm -D' or 'nm')",
+				      h->path, h->symbol);
 		for (int ret = 0; ret < 2; ret++) {
 			struct probe_link *p = &t->handlers[t->nhandlers++];
 			char name[320], buf[PATH_MAX];
@@ -311,9 +299,8 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
 				  link_pin(ob, t, name, buf, sizeof(buf)), p);
 			/* sym.name points into opts, which outlives the target. */
 			if (!p->link)
-				return fail(err, errlen, "--handler %s:%s in process %d: %s", h->path,
-					    h->symbol, (int)t->pid, strerror(-p->error)),
-				       p->error;
+				return errmsg(err, errlen, p->error, "--handler %s:%s in process %d: %s", h->path,
+					    h->symbol, (int)t->pid, strerror(-p->error));
 		}
 	}
 	return 0;
@@ -414,25 +401,27 @@ static void target_free(struct observer *ob, struct target *t)
 	free(t);
 }
 
+/* The one-line error for what find_zmq_objects() or process_identity() returned. */
 static int describe_discovery_error(int rc, pid_t pid, char *err, size_t errlen)
 {
 	switch (rc) {
 	case -ESRCH:
-		return fail(err, errlen, "no process with pid %d; check the pid with 'zmqscope list'",
-			    (int)pid);
+		return errmsg(err, errlen, rc,
+			      "no process with pid %d; check the pid with 'zmqscope list'", (int)pid);
 	case -EACCES:
 	case -EPERM:
-		return fail(err, errlen,
-			    "permission denied reading process %d's memory map: run as root "
-			    "or with CAP_SYS_PTRACE",
-			    (int)pid);
+		return errmsg(err, errlen, rc,
+			      "permission denied reading process %d's memory map: run as root "
+			      "or with CAP_SYS_PTRACE",
+			      (int)pid);
 	case 0:
-		return fail(err, errlen,
-			    "process %d does not map libzmq (no object defines zmq_msg_recv); "
-			    "'zmqscope list' shows the processes that do",
-			    (int)pid);
+		return errmsg(err, errlen, -ENOENT,
+			      "process %d does not map libzmq (no object defines zmq_msg_recv); "
+			      "'zmqscope list' shows the processes that do",
+			      (int)pid);
 	default:
-		return fail(err, errlen, "cannot inspect process %d: %s", (int)pid, strerror(-rc));
+		return errmsg(err, errlen, rc, "cannot inspect process %d: %s", (int)pid,
+			      strerror(-rc));
 	}
 }
 
@@ -534,19 +523,16 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	if (observer_is_attached(ob, pid, 0))
 		return 0;
 	n = find_zmq_objects(pid, objs, ZS_MAX_OBJECTS);
-	if (n <= 0) {
-		describe_discovery_error(n, pid, err, errlen);
-		return n < 0 ? n : -ENOENT;
-	}
+	if (n <= 0)
+		return describe_discovery_error(n, pid, err, errlen);
 	t = calloc(1, sizeof(*t));
 	if (!t)
-		return fail(err, errlen, "out of memory"), -ENOMEM;
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
 	t->pid = pid;
 	rc = process_identity(pid, &t->start_time, t->comm, sizeof(t->comm));
 	if (rc) {
 		free(t);
-		describe_discovery_error(rc, pid, err, errlen);
-		return rc;
+		return describe_discovery_error(rc, pid, err, errlen);
 	}
 	t->exe_inode = process_exe_inode(pid);
 	for (int i = 0; i < n; i++) {
@@ -560,9 +546,8 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	rc = register_in_bpf(ob, t);
 	if (rc) {
 		free(t);
-		return fail(err, errlen, "cannot register process %d in the BPF map: %s", (int)pid,
-			    strerror(-rc)),
-		       rc;
+		return errmsg(err, errlen, rc, "cannot register process %d in the BPF map: %s", (int)pid,
+			    strerror(-rc));
 	}
 	for (size_t i = 0; i < t->nobjs; i++)
 		attached += attach_object(ob, t, i);
@@ -571,7 +556,7 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		if (kill(pid, 0) && errno == ESRCH)
 			describe_discovery_error(-ESRCH, pid, err, errlen);
 		else
-			fail(err, errlen, "cannot attach uprobes to process %d (%s): %s", (int)pid,
+			errmsg(err, errlen, rc, "cannot attach uprobes to process %d (%s): %s", (int)pid,
 			     t->objs[0].obj.path,
 			     rc == -EPERM || rc == -EACCES
 				     ? "permission denied; run as root or with CAP_PERFMON"
@@ -588,7 +573,7 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	rc = add_target(ob, t);
 	if (rc) {
 		target_free(ob, t);
-		return fail(err, errlen, "out of memory"), rc;
+		return errmsg(err, errlen, rc, "out of memory");
 	}
 	return 0;
 }

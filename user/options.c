@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errmsg.h"
 #include "exposition.h"
 
 static const char *const type_names[ZS_NTYPES] = {
@@ -58,17 +59,6 @@ int role_from_name(const char *name)
 	return -1;
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
-						       ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 int parse_uint(const char *arg, unsigned long max, unsigned long *out)
 {
 	char *end;
@@ -108,23 +98,23 @@ int parse_label(const char *arg, struct zs_label *out, char *err, size_t errlen)
 	size_t nlen;
 
 	if (!eq)
-		return fail(err, errlen, "--label '%s': expected NAME=VALUE", arg);
+		return errmsg(err, errlen, -EINVAL, "--label '%s': expected NAME=VALUE", arg);
 	nlen = (size_t)(eq - arg);
 	if (nlen == 0 || nlen >= sizeof(out->name))
-		return fail(err, errlen, "--label '%s': the name must be 1 to %zu characters", arg,
+		return errmsg(err, errlen, -EINVAL, "--label '%s': the name must be 1 to %zu characters", arg,
 			    sizeof(out->name) - 1);
 	memcpy(out->name, arg, nlen);
 	out->name[nlen] = '\0';
 	if (!expo_valid_label_name(out->name))
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "--label '%s': '%s' is not a Prometheus label name "
 			    "([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
 			    arg, out->name);
 	if (is_reserved_label(out->name))
-		return fail(err, errlen, "--label '%s': '%s' is set by zmqscope itself; pick another name",
+		return errmsg(err, errlen, -EINVAL, "--label '%s': '%s' is set by zmqscope itself; pick another name",
 			    arg, out->name);
 	if (strlen(eq + 1) >= sizeof(out->value))
-		return fail(err, errlen, "--label '%s': the value is longer than %zu bytes", arg,
+		return errmsg(err, errlen, -EINVAL, "--label '%s': the value is longer than %zu bytes", arg,
 			    sizeof(out->value) - 1);
 	strcpy(out->value, eq + 1);
 	return 0;
@@ -141,33 +131,33 @@ int parse_listen(const char *arg, struct zs_listen *out, char *err, size_t errle
 		const char *close = strchr(arg, ']');
 
 		if (!close || close[1] != ':')
-			return fail(err, errlen, "--listen '%s': expected [IPV6]:PORT", arg);
+			return errmsg(err, errlen, -EINVAL, "--listen '%s': expected [IPV6]:PORT", arg);
 		host = arg + 1;
 		hlen = (size_t)(close - host);
 		colon = close + 1;
 	} else {
 		colon = strrchr(arg, ':');
 		if (!colon)
-			return fail(err, errlen, "--listen '%s': expected ADDR:PORT, e.g. 127.0.0.1:9850",
+			return errmsg(err, errlen, -EINVAL, "--listen '%s': expected ADDR:PORT, e.g. 127.0.0.1:9850",
 				    arg);
 		if (memchr(arg, ':', (size_t)(colon - arg)))
-			return fail(err, errlen, "--listen '%s': write an IPv6 address in brackets, "
+			return errmsg(err, errlen, -EINVAL, "--listen '%s': write an IPv6 address in brackets, "
 				    "e.g. [::1]:9850", arg);
 		hlen = (size_t)(colon - arg);
 	}
 	if (hlen == 0 || hlen >= sizeof(out->host))
-		return fail(err, errlen, "--listen '%s': missing or overlong address", arg);
+		return errmsg(err, errlen, -EINVAL, "--listen '%s': missing or overlong address", arg);
 	memcpy(out->host, host, hlen);
 	out->host[hlen] = '\0';
 	if (parse_uint(colon + 1, 65535, &port) || port == 0)
-		return fail(err, errlen, "--listen '%s': the port must be 1-65535", arg);
+		return errmsg(err, errlen, -EINVAL, "--listen '%s': the port must be 1-65535", arg);
 	out->port = (uint16_t)port;
 	if (inet_pton(AF_INET, out->host, addr) == 1)
 		out->family = AF_INET;
 	else if (inet_pton(AF_INET6, out->host, addr) == 1)
 		out->family = AF_INET6;
 	else
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "--listen '%s': '%s' is not a numeric IPv4 or IPv6 address", arg,
 			    out->host);
 	return 0;
@@ -179,7 +169,7 @@ static int parse_role_value(const char *arg, const char *value, uint8_t *role, c
 	int r = role_from_name(value);
 
 	if (r < 0 || r == ZS_ROLE_INTERNAL)
-		return fail(err, errlen, "'%s': the role must be pull, reply or none", arg);
+		return errmsg(err, errlen, -EINVAL, "'%s': the role must be pull, reply or none", arg);
 	*role = (uint8_t)r;
 	return 0;
 }
@@ -194,10 +184,10 @@ int parse_role_rule(const char *arg, struct zs_role_rule *out, char *err, size_t
 
 	memset(out, 0, sizeof(*out));
 	if (!eq || eq == arg)
-		return fail(err, errlen, "--role '%s': expected ENDPOINT_OR_TYPE=ROLE", arg);
+		return errmsg(err, errlen, -EINVAL, "--role '%s': expected ENDPOINT_OR_TYPE=ROLE", arg);
 	klen = (size_t)(eq - arg);
 	if (klen >= sizeof(key))
-		return fail(err, errlen, "--role '%s': the endpoint is longer than %d bytes", arg,
+		return errmsg(err, errlen, -EINVAL, "--role '%s': the endpoint is longer than %d bytes", arg,
 			    ZS_ENDPOINT_LEN - 1);
 	memcpy(key, arg, klen);
 	key[klen] = '\0';
@@ -210,7 +200,7 @@ int parse_role_rule(const char *arg, struct zs_role_rule *out, char *err, size_t
 		return 0;
 	}
 	if (!strstr(key, "://"))
-		return fail(err, errlen,
+		return errmsg(err, errlen, -EINVAL,
 			    "--role '%s': '%s' is neither a socket type (PULL, ROUTER, ...) nor an "
 			    "endpoint (tcp://HOST:PORT, ipc://..., inproc://...)",
 			    arg, key);
@@ -227,19 +217,19 @@ int parse_handler_spec(const char *arg, struct zs_handler_spec *out, char *err, 
 
 	memset(out, 0, sizeof(*out));
 	if (!eq || (size_t)(eq - arg) >= sizeof(role))
-		return fail(err, errlen, "--handler '%s': expected ROLE=PATH:SYMBOL", arg);
+		return errmsg(err, errlen, -EINVAL, "--handler '%s': expected ROLE=PATH:SYMBOL", arg);
 	memcpy(role, arg, (size_t)(eq - arg));
 	role[eq - arg] = '\0';
 	if (parse_role_value(arg, role, &out->role, err, errlen))
 		return -EINVAL;
 	if (out->role == ZS_ROLE_NONE)
-		return fail(err, errlen, "--handler '%s': the role must be pull or reply", arg);
+		return errmsg(err, errlen, -EINVAL, "--handler '%s': the role must be pull or reply", arg);
 	colon = strrchr(eq + 1, ':');
 	if (!colon || colon == eq + 1 || !colon[1])
-		return fail(err, errlen, "--handler '%s': expected ROLE=PATH:SYMBOL", arg);
+		return errmsg(err, errlen, -EINVAL, "--handler '%s': expected ROLE=PATH:SYMBOL", arg);
 	n = (size_t)(colon - (eq + 1));
 	if (n >= sizeof(out->path) || strlen(colon + 1) >= sizeof(out->symbol))
-		return fail(err, errlen, "--handler '%s': path or symbol too long", arg);
+		return errmsg(err, errlen, -EINVAL, "--handler '%s': path or symbol too long", arg);
 	memcpy(out->path, eq + 1, n);
 	out->path[n] = '\0';
 	strcpy(out->symbol, colon + 1);
@@ -326,9 +316,9 @@ static int add_pid(struct parse_state *ps, const char *arg)
 	struct zs_options *o = ps->o;
 
 	if (o->npids == ZS_MAX_PIDS)
-		return fail(ps->err, ps->errlen, "--pid: at most %d processes", ZS_MAX_PIDS);
+		return errmsg(ps->err, ps->errlen, -EINVAL, "--pid: at most %d processes", ZS_MAX_PIDS);
 	if (parse_pid(arg, &o->pids[o->npids]))
-		return fail(ps->err, ps->errlen, "--pid '%s': expected a positive process id", arg);
+		return errmsg(ps->err, ps->errlen, -EINVAL, "--pid '%s': expected a positive process id", arg);
 	o->npids++;
 	return 0;
 }
@@ -342,7 +332,7 @@ static int check_regex(const char *arg, char *err, size_t errlen)
 		char why[128];
 
 		regerror(rc, &re, why, sizeof(why));
-		return fail(err, errlen, "--name '%s': %s (a POSIX extended regex)", arg, why);
+		return errmsg(err, errlen, -EINVAL, "--name '%s': %s (a POSIX extended regex)", arg, why);
 	}
 	regfree(&re);
 	return 0;
@@ -354,12 +344,12 @@ static int add_label(struct parse_state *ps, const char *arg)
 	struct zs_label *l = &o->labels[o->nlabels];
 
 	if (o->nlabels == ZS_MAX_LABELS)
-		return fail(ps->err, ps->errlen, "--label: at most %d labels", ZS_MAX_LABELS);
+		return errmsg(ps->err, ps->errlen, -EINVAL, "--label: at most %d labels", ZS_MAX_LABELS);
 	if (parse_label(arg, l, ps->err, ps->errlen))
 		return -EINVAL;
 	for (size_t i = 0; i < o->nlabels; i++)
 		if (!strcmp(o->labels[i].name, l->name))
-			return fail(ps->err, ps->errlen, "--label '%s': '%s' is given twice", arg,
+			return errmsg(ps->err, ps->errlen, -EINVAL, "--label '%s': '%s' is given twice", arg,
 				    l->name);
 	o->nlabels++;
 	return 0;
@@ -405,7 +395,7 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 		break;
 	case 'n':
 		if (o->nnames == ZS_MAX_NAMES)
-			err = fail(ps->err, ps->errlen, "--name: at most %d patterns", ZS_MAX_NAMES);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--name: at most %d patterns", ZS_MAX_NAMES);
 		else if (check_regex(arg, ps->err, ps->errlen))
 			err = -EINVAL;
 		else
@@ -413,9 +403,9 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 		break;
 	case 'P':
 		if (o->nports == ZS_MAX_PORTS)
-			err = fail(ps->err, ps->errlen, "--port: at most %d ports", ZS_MAX_PORTS);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--port: at most %d ports", ZS_MAX_PORTS);
 		else if (parse_uint(arg, 65535, &v) || !v)
-			err = fail(ps->err, ps->errlen, "--port '%s': expected 1-65535", arg);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--port '%s': expected 1-65535", arg);
 		else
 			o->ports[o->nports++] = (uint16_t)v;
 		break;
@@ -427,33 +417,33 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 		break;
 	case 'r':
 		if (o->nroles == ZS_MAX_ROLE_RULES)
-			err = fail(ps->err, ps->errlen, "--role: at most %d rules", ZS_MAX_ROLE_RULES);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--role: at most %d rules", ZS_MAX_ROLE_RULES);
 		else if (!(err = parse_role_rule(arg, &o->roles[o->nroles], ps->err, ps->errlen)))
 			o->nroles++;
 		break;
 	case OPT_HANDLER:
 		if (o->nhandlers == ZS_MAX_HANDLERS)
-			err = fail(ps->err, ps->errlen, "--handler: at most %d", ZS_MAX_HANDLERS);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--handler: at most %d", ZS_MAX_HANDLERS);
 		else if (!(err = parse_handler_spec(arg, &o->handlers[o->nhandlers], ps->err,
 						    ps->errlen)))
 			o->nhandlers++;
 		break;
 	case OPT_MAX_TYPES:
 		if (parse_uint(arg, 1024, &v) || !v)
-			err = fail(ps->err, ps->errlen, "--max-msg-types '%s': expected 1-1024", arg);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--max-msg-types '%s': expected 1-1024", arg);
 		else
 			o->max_msg_types = (unsigned)v;
 		break;
 	case OPT_MAX_SOCKETS:
 		if (parse_uint(arg, ZS_MAX_SOCKETS, &v) || !v)
-			err = fail(ps->err, ps->errlen, "--max-sockets '%s': expected 1-%d", arg,
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--max-sockets '%s': expected 1-%d", arg,
 				   ZS_MAX_SOCKETS);
 		else
 			o->max_sockets = (unsigned)v;
 		break;
 	case OPT_TTL:
 		if (parse_uint(arg, 86400 * 7, &v))
-			err = fail(ps->err, ps->errlen, "--ttl '%s': expected seconds (0-604800)", arg);
+			err = errmsg(ps->err, ps->errlen, -EINVAL, "--ttl '%s': expected seconds (0-604800)", arg);
 		else
 			o->ttl_seconds = (unsigned)v;
 		break;
@@ -467,12 +457,12 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 		o->verbose = true;
 		break;
 	case ARGP_KEY_ARG:
-		err = fail(ps->err, ps->errlen, "unexpected argument '%s'; select processes with --pid",
+		err = errmsg(ps->err, ps->errlen, -EINVAL, "unexpected argument '%s'; select processes with --pid",
 			   arg);
 		break;
 	case ARGP_KEY_END:
 		if (!o->npids && !o->nnames && !o->nports)
-			err = fail(ps->err, ps->errlen,
+			err = errmsg(ps->err, ps->errlen, -EINVAL,
 				   "no process selected; use --pid PID, --name REGEX or --port PORT");
 		break;
 	default:
@@ -499,16 +489,16 @@ static error_t parse_stop_key(int key, char *arg, struct argp_state *state)
 		break;
 	case ARGP_KEY_ARG:
 		if (o->instance_id)
-			ps->rc = fail(ps->err, ps->errlen, "stop takes one ID; or use --all");
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL, "stop takes one ID; or use --all");
 		else
 			o->instance_id = arg;
 		break;
 	case ARGP_KEY_END:
 		if (!o->all && !o->instance_id)
-			ps->rc = fail(ps->err, ps->errlen,
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
 				      "stop needs an ID (see 'zmqscope status') or --all");
 		else if (o->all && o->instance_id)
-			ps->rc = fail(ps->err, ps->errlen, "give an ID or --all, not both");
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL, "give an ID or --all, not both");
 		break;
 	default:
 		return parse_common_key(key, state);
@@ -527,7 +517,7 @@ static error_t parse_query_key(int key, char *arg, struct argp_state *state)
 		ps->o->json = true;
 		break;
 	case ARGP_KEY_ARG:
-		ps->rc = fail(ps->err, ps->errlen, "unexpected argument '%s'", arg);
+		ps->rc = errmsg(ps->err, ps->errlen, -EINVAL, "unexpected argument '%s'", arg);
 		break;
 	default:
 		return parse_common_key(key, state);
@@ -616,7 +606,7 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	err[0] = '\0';
 
 	if (argc < 2)
-		return fail(err, errlen, "no command given; try 'zmqscope --help'");
+		return errmsg(err, errlen, -EINVAL, "no command given; try 'zmqscope --help'");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		print_top_help(stdout);
 		return 1;
@@ -632,7 +622,7 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 		}
 	}
 	if (!argp)
-		return fail(err, errlen, "unknown command '%s'; try 'zmqscope --help'", argv[1]);
+		return errmsg(err, errlen, -EINVAL, "unknown command '%s'; try 'zmqscope --help'", argv[1]);
 
 	for (int i = 2; i < argc; i++) {
 		size_t used = strlen(o->args_text);
@@ -651,7 +641,7 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	if (ps.rc == 0 && rc) {
 		const char *bad = ps.bad_arg > 0 && ps.bad_arg <= argc - 1 ? argv[ps.bad_arg] : NULL;
 
-		ps.rc = fail(err, errlen, "%s: unrecognized option or missing value%s%s%s; see '%s --help'",
+		ps.rc = errmsg(err, errlen, -EINVAL, "%s: unrecognized option or missing value%s%s%s; see '%s --help'",
 			     prog, bad ? " near '" : "", bad ? bad : "", bad ? "'" : "", prog);
 	}
 	free(prog);
