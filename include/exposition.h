@@ -42,6 +42,19 @@ void expo_sample(struct strbuf *out, const char *name, const struct expo_label *
 		 const struct expo_label *b, size_t nb, double value);
 
 /*
+ * For families rendered over many series with the same labels (one per
+ * socket, say): a series' own labels are escaped once into `{k="v",...`
+ * (left open), the --label pairs once into `,k="v",...`, and each sample
+ * then only appends its name, the prefix, an optional extra label, the
+ * suffix and an integer.
+ */
+void expo_label_prefix(struct strbuf *out, const struct expo_label *l, size_t n);
+void expo_label_suffix(struct strbuf *out, const struct expo_label *l, size_t n);
+void expo_sample_prefixed(struct strbuf *out, const char *name, const char *prefix,
+			  const char *extra_name, const char *extra_value, const char *suffix,
+			  uint64_t value);
+
+/*
  * A histogram series from log2 slots, slot i counting values v with
  * 2^(i-1) < v <= 2^i (slot 0: v <= 1), in some integer unit (1e9 of them
  * a second for nanoseconds).  Buckets are written from slot `first` on,

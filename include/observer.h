@@ -46,6 +46,7 @@ struct target {
 	pid_t pid;
 	uint64_t start_time; /* /proc/PID/stat field 22, to notice pid reuse */
 	uint64_t exe_inode;  /* and the executable's inode, to be sure */
+	long vmlib_kb;	     /* VmLib when its libraries were last looked at */
 	char comm[17];
 	bool up;
 	struct timespec exited_at;

@@ -24,6 +24,12 @@ int process_identity(pid_t pid, uint64_t *start_time, char *comm, size_t commlen
 /* Alive and not a zombie: a killed daemon nobody reaps stays one. */
 bool process_alive(pid_t pid);
 
+/*
+ * VmLib from /proc/PID/status, in kB: it grows when a library is mapped, so
+ * an unchanged value means there is nothing new to look for.  -errno on error.
+ */
+long process_vmlib_kb(pid_t pid);
+
 /* Inode of /proc/PID/exe, or 0 if it cannot be read. */
 uint64_t process_exe_inode(pid_t pid);
 

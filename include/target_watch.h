@@ -20,7 +20,10 @@ struct target_watch {
 	struct observer *ob;
 	struct process_selector sel;
 	int events_fd; /* proc connector, or -1: rescan /proc on every tick */
-	pid_t pending[ZS_MAX_PENDING]; /* selected, but without libzmq so far */
+	struct {
+		pid_t pid;     /* selected, but without libzmq so far */
+		long vmlib_kb; /* retried only when its libraries change */
+	} pending[ZS_MAX_PENDING];
 	size_t npending;
 	bool exits_seen; /* an attached process exited: check targets now */
 };

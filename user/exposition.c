@@ -140,6 +140,43 @@ void expo_sample(struct strbuf *out, const char *name, const struct expo_label *
 	strbuf_putc(out, '\n');
 }
 
+void expo_label_prefix(struct strbuf *out, const struct expo_label *l, size_t n)
+{
+	strbuf_putc(out, '{');
+	for (size_t i = 0; i < n; i++) {
+		strbuf_printf(out, "%s%s=\"", i ? "," : "", l[i].name);
+		expo_escape_label_value(out, l[i].value ? l[i].value : "");
+		strbuf_putc(out, '"');
+	}
+}
+
+void expo_label_suffix(struct strbuf *out, const struct expo_label *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		strbuf_printf(out, ",%s=\"", l[i].name);
+		expo_escape_label_value(out, l[i].value ? l[i].value : "");
+		strbuf_putc(out, '"');
+	}
+}
+
+void expo_sample_prefixed(struct strbuf *out, const char *name, const char *prefix,
+			  const char *extra_name, const char *extra_value, const char *suffix,
+			  uint64_t value)
+{
+	strbuf_puts(out, name);
+	strbuf_puts(out, prefix);
+	if (extra_name) {
+		strbuf_printf(out, "%s%s=\"", prefix[1] ? "," : "", extra_name);
+		expo_escape_label_value(out, extra_value);
+		strbuf_putc(out, '"');
+	}
+	/* With no own labels the suffix's leading comma would follow the brace. */
+	strbuf_puts(out, prefix[1] || extra_name ? suffix : suffix + (suffix[0] == ','));
+	strbuf_puts(out, "} ");
+	strbuf_put_u64(out, value);
+	strbuf_putc(out, '\n');
+}
+
 void expo_histogram_log2(struct strbuf *out, const char *name, const struct expo_label *a,
 			 size_t na, const struct expo_label *b, size_t nb, const uint64_t *slots,
 			 size_t nslots, size_t first, double units_per_second, uint64_t sum_units)

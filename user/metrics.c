@@ -3,13 +3,12 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "exposition.h"
 #include "msgtype.h"
 
-/* pid, socket, type, role, endpoint */
-#define SOCKET_LABELS 5
 
 static bool span_open(const struct zs_sock *s)
 {
@@ -152,32 +151,94 @@ static uint64_t sock_value(const struct zs_sock *s, enum sock_value v)
 	return 0;
 }
 
+/* The snapshot's per-type counts, ordered by socket so each is found by bisection. */
+struct sock_type_index {
+	const struct metrics_sock_type **v;
+	size_t n;
+};
+
+static int cmp_sock_key(uint32_t tgid, uint64_t handle, uint32_t gen,
+			const struct metrics_sock_type *b)
+{
+	if (tgid != b->tgid)
+		return tgid < b->tgid ? -1 : 1;
+	if (handle != b->handle)
+		return handle < b->handle ? -1 : 1;
+	return gen < b->gen ? -1 : gen > b->gen;
+}
+
+static int cmp_sock_type_ptr(const void *a, const void *b)
+{
+	const struct metrics_sock_type *x = *(const struct metrics_sock_type *const *)a;
+
+	return cmp_sock_key(x->tgid, x->handle, x->gen,
+			    *(const struct metrics_sock_type *const *)b);
+}
+
+static void sock_type_index_build(const struct metrics_snapshot *snap, struct sock_type_index *ix)
+{
+	ix->n = 0;
+	ix->v = snap->nsock_types ? malloc(snap->nsock_types * sizeof(*ix->v)) : NULL;
+	if (!ix->v)
+		return;
+	for (size_t i = 0; i < snap->nsock_types; i++)
+		ix->v[ix->n++] = &snap->sock_types[i];
+	qsort(ix->v, ix->n, sizeof(*ix->v), cmp_sock_type_ptr);
+}
+
 /* On roles that decode types, a socket's messages are split by msg_type. */
 static void render_messages_by_type(const struct metrics_snapshot *snap,
-				    const struct metrics_config *cfg,
-				    const struct metrics_socket *ms, const struct expo_label *sock_labels,
-				    struct strbuf *out)
+				    const struct sock_type_index *ix,
+				    const struct metrics_socket *ms, const char *prefix,
+				    const char *suffix, struct strbuf *out)
 {
-	struct expo_label l[SOCKET_LABELS + 1];
+	size_t lo = 0, hi = ix->n;
 	bool any = false;
 
-	memcpy(l, sock_labels, SOCKET_LABELS * sizeof(*l));
-	l[SOCKET_LABELS].name = "msg_type";
-	for (size_t i = 0; i < snap->nsock_types; i++) {
-		const struct metrics_sock_type *st = &snap->sock_types[i];
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if (st->tgid != ms->tgid || st->handle != ms->handle || st->gen != ms->s.gen)
-			continue;
-		l[SOCKET_LABELS].value = metrics_msg_type_name(snap, st->tgid, st->msg_type);
-		expo_sample(out, "zmqscope_messages_received_total", l, SOCKET_LABELS + 1,
-			    cfg->labels, cfg->nlabels, (double)st->msgs);
+		if (cmp_sock_key(ms->tgid, ms->handle, ms->s.gen, ix->v[mid]) > 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < ix->n && !cmp_sock_key(ms->tgid, ms->handle, ms->s.gen, ix->v[lo]); lo++) {
+		const struct metrics_sock_type *st = ix->v[lo];
+
+		expo_sample_prefixed(out, "zmqscope_messages_received_total", prefix, "msg_type",
+				     metrics_msg_type_name(snap, st->tgid, st->msg_type), suffix,
+				     st->msgs);
 		any = true;
 	}
-	if (!any) {
-		l[SOCKET_LABELS].value = "unknown";
-		expo_sample(out, "zmqscope_messages_received_total", l, SOCKET_LABELS + 1,
-			    cfg->labels, cfg->nlabels, (double)ms->s.c.msgs_rx);
+	if (!any)
+		expo_sample_prefixed(out, "zmqscope_messages_received_total", prefix, "msg_type",
+				     "unknown", suffix, ms->s.c.msgs_rx);
+}
+
+/* Each socket's own labels, escaped once for all the families below. */
+static char **socket_label_prefixes(const struct metrics_snapshot *snap)
+{
+	char **prefixes = calloc(snap->nsockets ? snap->nsockets : 1, sizeof(*prefixes));
+
+	for (size_t i = 0; prefixes && i < snap->nsockets; i++) {
+		const struct metrics_socket *ms = &snap->sockets[i];
+		struct strbuf sb = STRBUF_INIT;
+		char pid[16], handle[24];
+		struct expo_label l[] = {
+			{ "pid", pid },
+			{ "socket", handle },
+			{ "type", socket_type_name(ms->s.type) },
+			{ "role", role_name(ms->s.role) },
+			{ "endpoint", ms->s.endpoint },
+		};
+
+		snprintf(pid, sizeof(pid), "%" PRIu32, ms->tgid);
+		snprintf(handle, sizeof(handle), "0x%" PRIx64, ms->handle);
+		expo_label_prefix(&sb, l, sizeof(l) / sizeof(l[0]));
+		prefixes[i] = sb.oom ? (free(sb.buf), NULL) : sb.buf;
 	}
+	return prefixes;
 }
 
 static void render_sockets(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
@@ -215,31 +276,40 @@ static void render_sockets(const struct metrics_snapshot *snap, const struct met
 		  "1 if the application last saw a message waiting on the socket (ZMQ_EVENTS)." },
 	};
 
+	char **prefixes = socket_label_prefixes(snap);
+	struct strbuf suffix = STRBUF_INIT;
+	struct sock_type_index ix;
+
+	if (!prefixes) {
+		out->oom = true;
+		return;
+	}
+	expo_label_suffix(&suffix, cfg->labels, cfg->nlabels);
+	sock_type_index_build(snap, &ix);
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
 		expo_family(out, families[f].name, families[f].type, families[f].help);
 		for (size_t i = 0; i < snap->nsockets; i++) {
 			const struct metrics_socket *ms = &snap->sockets[i];
-			char pid[16], handle[24], type[16];
-			struct expo_label l[] = {
-				{ "pid", pid },
-				{ "socket", handle },
-				{ "type", type },
-				{ "role", role_name(ms->s.role) },
-				{ "endpoint", ms->s.endpoint },
-			};
 
-			snprintf(pid, sizeof(pid), "%" PRIu32, ms->tgid);
-			snprintf(handle, sizeof(handle), "0x%" PRIx64, ms->handle);
-			snprintf(type, sizeof(type), "%s", socket_type_name(ms->s.type));
-			if (families[f].value == SV_MSGS_RX &&
-			    (ms->s.role == ZS_ROLE_PULL || ms->s.role == ZS_ROLE_REPLY)) {
-				render_messages_by_type(snap, cfg, ms, l, out);
+			if (!prefixes[i]) {
+				out->oom = true;
 				continue;
 			}
-			expo_sample(out, families[f].name, l, sizeof(l) / sizeof(l[0]), cfg->labels,
-				    cfg->nlabels, (double)sock_value(&ms->s, families[f].value));
+			if (families[f].value == SV_MSGS_RX &&
+			    (ms->s.role == ZS_ROLE_PULL || ms->s.role == ZS_ROLE_REPLY))
+				render_messages_by_type(snap, &ix, ms, prefixes[i],
+							strbuf_str(&suffix), out);
+			else
+				expo_sample_prefixed(out, families[f].name, prefixes[i], NULL, NULL,
+						     strbuf_str(&suffix),
+						     sock_value(&ms->s, families[f].value));
 		}
 	}
+	for (size_t i = 0; i < snap->nsockets; i++)
+		free(prefixes[i]);
+	free(prefixes);
+	free(ix.v);
+	strbuf_free(&suffix);
 }
 
 static void render_histograms(const struct metrics_snapshot *snap,

@@ -535,6 +535,7 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		return describe_discovery_error(rc, pid, err, errlen);
 	}
 	t->exe_inode = process_exe_inode(pid);
+	t->vmlib_kb = process_vmlib_kb(pid);
 	for (int i = 0; i < n; i++) {
 		struct attached_object *ao = &t->objs[t->nobjs++];
 
@@ -642,8 +643,15 @@ void observer_rescan_libraries(struct observer *ob)
 		struct target *t = ob->targets[i];
 		int n;
 
+		long vmlib;
+
 		if (!t->up || t->nobjs == ZS_MAX_OBJECTS)
 			continue;
+		/* Parsing every mapped ELF each tick would be the idle CPU: only on change. */
+		vmlib = process_vmlib_kb(t->pid);
+		if (vmlib == t->vmlib_kb)
+			continue;
+		t->vmlib_kb = vmlib;
 		n = find_zmq_objects(t->pid, objs, ZS_MAX_OBJECTS);
 		for (int k = 0; k < n && t->nobjs < ZS_MAX_OBJECTS; k++) {
 			bool known = false;

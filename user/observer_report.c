@@ -42,67 +42,104 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /*
- * Every key and value of a hash map into two arrays, in one syscall when the
- * kernel has batch lookups (what keeps 2,000 sockets cheap), else by walking
- * the keys.  Returns the number of entries, at most `max`.
+ * Every key and value of a hash map, into arrays sized to what is there:
+ * batch lookups of MAP_CHUNK entries (a syscall per chunk, not two per
+ * entry, is what keeps 2,000 sockets cheap), else a walk of the keys on
+ * kernels without them.  Returns the number of entries; the caller frees
+ * *keys and *values, which stay NULL for an empty map.
  */
-static size_t read_map(int fd, size_t key_size, size_t value_size, size_t max, void *keys,
-		       void *values)
-{
-	__u32 count = (__u32)max, batch_pos;
-	char cursor[128], next[128];
-	bool first = true;
-	size_t n = 0;
+#define MAP_CHUNK 512
 
-	if (!bpf_map_lookup_batch(fd, NULL, &batch_pos, keys, values, &count, NULL) ||
-	    errno == ENOENT)
-		return count;
+static bool grow(void **keys, void **values, size_t *cap, size_t need, size_t key_size,
+		 size_t value_size)
+{
+	void *k, *v;
+
+	if (need <= *cap)
+		return true;
+	k = realloc(*keys, need * key_size);
+	if (k)
+		*keys = k;
+	v = k ? realloc(*values, need * value_size) : NULL;
+	if (v)
+		*values = v;
+	if (!k || !v)
+		return false;
+	*cap = need;
+	return true;
+}
+
+static size_t read_map(int fd, size_t key_size, size_t value_size, void **keys, void **values)
+{
+	char cursor[128], next[128];
+	__u32 in_batch, out_batch;
+	size_t n = 0, cap = 0;
+	bool first = true;
+
+	*keys = *values = NULL;
+	for (;;) {
+		__u32 count = MAP_CHUNK;
+		int rc;
+
+		if (!grow(keys, values, &cap, n + MAP_CHUNK, key_size, value_size))
+			return n;
+		rc = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch,
+					  (char *)*keys + n * key_size,
+					  (char *)*values + n * value_size, &count, NULL);
+		if (rc && errno != ENOENT) {
+			if (first)
+				break; /* no batch support: walk the keys below */
+			return n;
+		}
+		n += count;
+		if (rc) /* ENOENT: that was the last chunk */
+			return n;
+		in_batch = out_batch;
+		first = false;
+	}
 	if (key_size > sizeof(cursor))
 		return 0;
-	while (n < max && !bpf_map_get_next_key(fd, first ? NULL : cursor, next)) {
+	first = true;
+	while (!bpf_map_get_next_key(fd, first ? NULL : cursor, next)) {
 		first = false;
 		memcpy(cursor, next, key_size);
-		if (bpf_map_lookup_elem(fd, next, (char *)values + n * value_size))
+		if (!grow(keys, values, &cap, n + 1 > cap ? cap * 2 + MAP_CHUNK : cap, key_size,
+			  value_size))
+			break;
+		if (bpf_map_lookup_elem(fd, next, (char *)*values + n * value_size))
 			continue;
-		memcpy((char *)keys + n * key_size, next, key_size);
+		memcpy((char *)*keys + n * key_size, next, key_size);
 		n++;
 	}
 	return n;
 }
 
-/* read_map() into arrays it allocates; the caller converts and frees them. */
-static size_t read_map_alloc(int fd, size_t key_size, size_t value_size, size_t max,
-			     void **keys, void **values)
-{
-	*keys = calloc(max, key_size);
-	*values = calloc(max, value_size);
-	if (!*keys || !*values)
-		return 0;
-	return read_map(fd, key_size, value_size, max, *keys, *values);
-}
+/* The converters below turn map entries into the snapshot's types. */
 
-static size_t read_sockets(int fd, struct metrics_socket *out, size_t max)
+static struct metrics_socket *read_sockets(int fd, size_t *n)
 {
 	struct zs_sock_key *keys;
 	struct zs_sock *vals;
-	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*vals), max, (void **)&keys,
-				  (void **)&vals);
+	struct metrics_socket *out;
 
-	for (size_t i = 0; i < n; i++)
+	*n = read_map(fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	for (size_t i = 0; out && i < *n; i++)
 		out[i] = (struct metrics_socket){ keys[i].tgid, keys[i].handle, vals[i] };
 	free(keys);
 	free(vals);
-	return n;
+	return out;
 }
 
-static size_t read_msg_types(int fd, struct metrics_msg_type *out, size_t max)
+static struct metrics_msg_type *read_msg_types(int fd, size_t *n)
 {
 	struct zs_msg_type_key *keys;
 	__u32 *ids;
-	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*ids), max, (void **)&keys,
-				  (void **)&ids);
+	struct metrics_msg_type *out;
 
-	for (size_t i = 0; i < n; i++) {
+	*n = read_map(fd, sizeof(*keys), sizeof(*ids), (void **)&keys, (void **)&ids);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	for (size_t i = 0; out && i < *n; i++) {
 		out[i].tgid = keys[i].tgid;
 		out[i].id = ids[i];
 		memcpy(out[i].name, keys[i].name, sizeof(out[i].name));
@@ -110,36 +147,38 @@ static size_t read_msg_types(int fd, struct metrics_msg_type *out, size_t max)
 	}
 	free(keys);
 	free(ids);
-	return n;
+	return out;
 }
 
-static size_t read_sock_types(int fd, struct metrics_sock_type *out, size_t max)
+static struct metrics_sock_type *read_sock_types(int fd, size_t *n)
 {
 	struct zs_sock_type_key *keys;
 	__u64 *counts;
-	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*counts), max, (void **)&keys,
-				  (void **)&counts);
+	struct metrics_sock_type *out;
 
-	for (size_t i = 0; i < n; i++)
+	*n = read_map(fd, sizeof(*keys), sizeof(*counts), (void **)&keys, (void **)&counts);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	for (size_t i = 0; out && i < *n; i++)
 		out[i] = (struct metrics_sock_type){ keys[i].tgid, keys[i].msg_type, keys[i].handle,
 						     keys[i].gen, counts[i] };
 	free(keys);
 	free(counts);
-	return n;
+	return out;
 }
 
-static size_t read_hists(int fd, struct metrics_hist *out, size_t max)
+static struct metrics_hist *read_hists(int fd, size_t *n)
 {
 	struct zs_hist_key *keys;
 	struct zs_hist *vals;
-	size_t n = read_map_alloc(fd, sizeof(*keys), sizeof(*vals), max, (void **)&keys,
-				  (void **)&vals);
+	struct metrics_hist *out;
 
-	for (size_t i = 0; i < n; i++)
+	*n = read_map(fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+	out = calloc(*n ? *n : 1, sizeof(*out));
+	for (size_t i = 0; out && i < *n; i++)
 		out[i] = (struct metrics_hist){ keys[i], vals[i] };
 	free(keys);
 	free(vals);
-	return n;
+	return out;
 }
 
 static int cmp_socket(const void *a, const void *b)
@@ -286,10 +325,11 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 	size_t nprobes = 0, p = 0;
 
 	memset(s, 0, sizeof(*s));
-	s->sockets = calloc(ZS_MAX_SOCKETS, sizeof(*s->sockets));
-	s->msg_types = calloc(ZS_MAX_MSG_TYPES, sizeof(*s->msg_types));
-	s->sock_types = calloc(ZS_MAX_SOCK_TYPES, sizeof(*s->sock_types));
-	s->hists = calloc(ZS_MAX_HISTS, sizeof(*s->hists));
+	s->sockets = read_sockets(bpf_map__fd(skel->maps.sockets), &s->nsockets);
+	s->sock_types = read_sock_types(bpf_map__fd(skel->maps.sock_type_msgs), &s->nsock_types);
+	s->hists = read_hists(bpf_map__fd(skel->maps.hists), &s->nhists);
+	/* Names last, so that every id read above has its name... */
+	s->msg_types = read_msg_types(bpf_map__fd(skel->maps.msg_types), &s->nmsg_types);
 	s->targets = calloc(ob->ntargets ? ob->ntargets : 1, sizeof(*s->targets));
 	for (size_t t = 0; t < ob->ntargets; t++)
 		for (size_t o = 0; o < ob->targets[t]->nobjs; o++)
@@ -300,14 +340,7 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 		snapshot_free(s);
 		return -ENOMEM;
 	}
-	s->nsockets = read_sockets(bpf_map__fd(skel->maps.sockets), s->sockets, ZS_MAX_SOCKETS);
 	qsort(s->sockets, s->nsockets, sizeof(*s->sockets), cmp_socket);
-	s->nsock_types = read_sock_types(bpf_map__fd(skel->maps.sock_type_msgs), s->sock_types,
-					 ZS_MAX_SOCK_TYPES);
-	s->nhists = read_hists(bpf_map__fd(skel->maps.hists), s->hists, ZS_MAX_HISTS);
-	/* Names last, so that every id read above has its name... */
-	s->nmsg_types = read_msg_types(bpf_map__fd(skel->maps.msg_types), s->msg_types,
-				       ZS_MAX_MSG_TYPES);
 	drop_orphan_sock_types(bpf_map__fd(skel->maps.sock_type_msgs), s);
 	/* ...but for one a CPU numbered yet has not stored: it counts as "other". */
 	fold_unnamed_types(s);

@@ -73,6 +73,23 @@ bool process_alive(pid_t pid)
 	return process_identity(pid, NULL, NULL, 0) == 0;
 }
 
+long process_vmlib_kb(pid_t pid)
+{
+	char path[64], buf[4096];
+	const char *line;
+	ssize_t n;
+	long kb;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	n = read_text_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	line = strstr(buf, "\nVmLib:");
+	if (!line || sscanf(line + 7, " %ld", &kb) != 1)
+		return -ENOENT;
+	return kb;
+}
+
 uint64_t process_exe_inode(pid_t pid)
 {
 	char path[64];

@@ -64,17 +64,38 @@ void strbuf_putc(struct strbuf *sb, char c)
 void strbuf_printf(struct strbuf *sb, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || !strbuf_reserve(sb, (size_t)n))
+	/* Format once into the room there is; only a long result formats twice. */
+	if (!strbuf_reserve(sb, 64))
 		return;
+	room = sb->cap - sb->len;
 	va_start(ap, fmt);
-	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	n = vsnprintf(sb->buf + sb->len, room, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= room) {
+		if (!strbuf_reserve(sb, (size_t)n))
+			return;
+		va_start(ap, fmt);
+		vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+		va_end(ap);
+	}
 	sb->len += (size_t)n;
+}
+
+void strbuf_put_u64(struct strbuf *sb, uint64_t v)
+{
+	char digits[20];
+	size_t i = sizeof(digits);
+
+	do {
+		digits[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	strbuf_append(sb, digits + i, sizeof(digits) - i);
 }
 
 const char *strbuf_str(const struct strbuf *sb)

@@ -2,11 +2,11 @@
 #include "target_watch.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "proc_events.h"
+#include "proc_files.h"
 
 int target_watch_init(struct target_watch *w, struct observer *ob, char *err, size_t errlen)
 {
@@ -40,7 +40,7 @@ int target_watch_fd(const struct target_watch *w)
 static bool is_pending(const struct target_watch *w, pid_t pid)
 {
 	for (size_t i = 0; i < w->npending; i++)
-		if (w->pending[i] == pid)
+		if (w->pending[i].pid == pid)
 			return true;
 	return false;
 }
@@ -68,7 +68,9 @@ static void try_attach(struct target_watch *w, pid_t pid)
 		return;
 	}
 	if (rc == -ENOENT && !is_pending(w, pid) && w->npending < ZS_MAX_PENDING) {
-		w->pending[w->npending++] = pid;
+		w->pending[w->npending].pid = pid;
+		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
+		w->npending++;
 		return;
 	}
 	if (rc != -ENOENT && rc != -ESRCH)
@@ -119,13 +121,18 @@ void target_watch_tick(struct target_watch *w)
 	observer_check_targets(w->ob);
 	observer_rescan_libraries(w->ob);
 	for (size_t i = 0; i < w->npending; i++) {
-		pid_t pid = w->pending[i];
+		pid_t pid = w->pending[i].pid;
+		long vmlib = process_vmlib_kb(pid);
+		char err[512];
 
-		if (kill(pid, 0) && errno == ESRCH) {
+		if (vmlib < 0) { /* gone */
 			forget_pending(w, i--);
 			continue;
 		}
-		if (observer_attach_pid(w->ob, pid, (char[512]){ 0 }, 512) != -ENOENT)
+		if (vmlib == w->pending[i].vmlib_kb)
+			continue; /* nothing new mapped: no libzmq yet */
+		w->pending[i].vmlib_kb = vmlib;
+		if (observer_attach_pid(w->ob, pid, err, sizeof(err)) != -ENOENT)
 			forget_pending(w, i--);
 	}
 	/*
