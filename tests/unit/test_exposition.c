@@ -270,6 +270,40 @@ static void test_histogram_log2_nanoseconds_edges(void **state)
 	strbuf_free(&sb);
 }
 
+static void test_prefixed_samples_match_plain_ones(void **state)
+{
+	struct strbuf prefix = STRBUF_INIT, suffix = STRBUF_INIT, a = STRBUF_INIT,
+		      b = STRBUF_INIT, none = STRBUF_INIT, empty = STRBUF_INIT;
+	struct expo_label own[] = { { "pid", "7" }, { "endpoint", "tcp://\"x\"" } };
+	struct expo_label user[] = { { "cluster", "prod" } };
+	struct expo_label own_and_type[] = { own[0], own[1], { "msg_type", "A\\B" } };
+
+	(void)state;
+	expo_label_prefix(&prefix, own, 2);
+	expo_label_suffix(&suffix, user, 1);
+	expo_sample_prefixed(&a, "m_total", strbuf_str(&prefix), NULL, NULL, strbuf_str(&suffix),
+			     18446744073709551615ULL);
+	expo_sample(&b, "m_total", own, 2, user, 1, 0);
+	assert_string_equal(strbuf_str(&a),
+			    "m_total{pid=\"7\",endpoint=\"tcp://\\\"x\\\"\",cluster=\"prod\"} "
+			    "18446744073709551615\n");
+	strbuf_reset(&a);
+	strbuf_reset(&b);
+	expo_sample_prefixed(&a, "m", strbuf_str(&prefix), "msg_type", "A\\B", strbuf_str(&suffix), 3);
+	expo_sample(&b, "m", own_and_type, 3, user, 1, 3);
+	assert_string_equal(strbuf_str(&a), strbuf_str(&b));
+	/* No own labels: the user labels' leading comma must not follow the brace. */
+	expo_label_prefix(&empty, NULL, 0);
+	expo_sample_prefixed(&none, "m", strbuf_str(&empty), NULL, NULL, strbuf_str(&suffix), 1);
+	assert_string_equal(strbuf_str(&none), "m{cluster=\"prod\"} 1\n");
+	strbuf_free(&prefix);
+	strbuf_free(&suffix);
+	strbuf_free(&a);
+	strbuf_free(&b);
+	strbuf_free(&none);
+	strbuf_free(&empty);
+}
+
 static void test_histogram_sum_in_seconds_is_exact(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -310,6 +344,7 @@ int main(void)
 		cmocka_unit_test(test_histogram_small_exact),
 		cmocka_unit_test(test_histogram_without_labels_has_only_le),
 		cmocka_unit_test(test_histogram_log2_nanoseconds_edges),
+		cmocka_unit_test(test_prefixed_samples_match_plain_ones),
 		cmocka_unit_test(test_histogram_sum_in_seconds_is_exact),
 		cmocka_unit_test(test_histogram_first_past_end_keeps_only_inf),
 	};
