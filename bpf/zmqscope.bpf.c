@@ -657,8 +657,15 @@ int BPF_URETPROBE(zmq_send_return, int rc)
 
 /* ---- socket options ------------------------------------------------------ */
 
-SEC("uprobe")
-int BPF_UPROBE(zmq_getsockopt_entry, void *sock, int opt, void *optval)
+/*
+ * pyzmq's asyncio calls getsockopt four times for every message it receives
+ * (RCVTIMEO, EVENTS twice, RCVMORE), and every probe hit is a trap.  Only
+ * the EVENTS answers (and TYPE, and RCVMORE for the buffer API) need the
+ * return: where the kernel has uprobe sessions, the entry says so and the
+ * other calls cost no return trap at all.  Returns whether the return
+ * should run.
+ */
+static __always_inline bool getsockopt_entry(void *sock, int opt, void *optval)
 {
 	struct zs_target *t;
 	struct zs_sock *s;
@@ -666,24 +673,34 @@ int BPF_UPROBE(zmq_getsockopt_entry, void *sock, int opt, void *optval)
 
 	if (opt != ZS_ZMQ_EVENTS && opt != ZS_ZMQ_RCVMORE && opt != ZS_ZMQ_TYPE &&
 	    opt != ZS_ZMQ_RCVTIMEO)
-		return 0;
+		return false;
 	t = current_target(&tgid);
 	if (!t)
-		return 0;
+		return false;
 	s = sock_get(t, tgid, (__u64)sock);
 	if (!s)
-		return 0;
-	if (opt == ZS_ZMQ_RCVTIMEO) {
+		return false;
+	switch (opt) {
+	case ZS_ZMQ_RCVTIMEO:
 		/* pyzmq's asyncio begins every receive by reading RCVTIMEO. */
 		settle_unresolved_frame(tgid, t, s, (__u64)sock);
 		end_span(tgid, s, false);
-		return 0;
+		return false;
+	case ZS_ZMQ_RCVMORE:
+		/* zmq_msg_recv reads "more" itself: only zmq_recv's frames need it. */
+		if (!s->more_unknown)
+			return false;
+		break;
+	case ZS_ZMQ_TYPE:
+		if (s->type_source >= ZS_TYPESRC_SOCKOPT)
+			return false;
+		break;
 	}
-	return save_call((__u64)sock, (__u64)optval, 0, 0, ZS_CALL_GETSOCKOPT, opt);
+	save_call((__u64)sock, (__u64)optval, 0, 0, ZS_CALL_GETSOCKOPT, opt);
+	return true;
 }
 
-SEC("uretprobe")
-int BPF_URETPROBE(zmq_getsockopt_return, int rc)
+static __always_inline void getsockopt_return(int rc)
 {
 	struct zs_sock_key key = {};
 	struct zs_thread *th;
@@ -693,14 +710,14 @@ int BPF_URETPROBE(zmq_getsockopt_return, int rc)
 
 	th = take_call(ZS_CALL_GETSOCKOPT);
 	if (!th || rc != 0)
-		return 0;
+		return;
 	t = current_target(&key.tgid);
 	if (!t)
-		return 0;
+		return;
 	key.handle = th->call.handle;
 	s = bpf_map_lookup_elem(&sockets, &key);
 	if (!s || bpf_probe_read_user(&val, sizeof(val), (void *)th->call.ptr))
-		return 0;
+		return;
 	switch (th->call.opt) {
 	case ZS_ZMQ_EVENTS:
 		s->pending = (val & ZS_ZMQ_POLLIN) ? 1 : 0;
@@ -720,7 +737,40 @@ int BPF_URETPROBE(zmq_getsockopt_return, int rc)
 		}
 		break;
 	}
+}
+
+/* Kernels before 6.12: an entry and a return probe, the return on every call. */
+SEC("uprobe")
+int BPF_UPROBE(zmq_getsockopt_entry, void *sock, int opt, void *optval)
+{
+	getsockopt_entry(sock, opt, optval);
 	return 0;
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(zmq_getsockopt_return, int rc)
+{
+	getsockopt_return(rc);
+	return 0;
+}
+
+/*
+ * Kernels with uprobe sessions: one program at both ends; returning 1 from
+ * the entry skips the return.  The loader picks this or the pair above.
+ */
+extern bool bpf_session_is_return(void) __ksym __weak;
+
+SEC("uprobe")
+int zmq_getsockopt_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return()) {
+		getsockopt_return((int)PT_REGS_RC(ctx));
+		return 0;
+	}
+	return getsockopt_entry((void *)PT_REGS_PARM1(ctx), (int)PT_REGS_PARM2(ctx),
+				(void *)PT_REGS_PARM3(ctx))
+		       ? 0
+		       : 1;
 }
 
 /* ---- socket lifecycle ---------------------------------------------------- */

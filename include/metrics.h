@@ -24,7 +24,7 @@ struct metrics_socket {
 
 struct metrics_probe {
 	const char *function;
-	bool retprobe;
+	const char *suffix; /* "", ":return" or ":session" */
 	const char *library;
 	bool attached;
 };

@@ -21,19 +21,34 @@
 #include "strbuf.h"
 
 #define ZS_MAX_OBJECTS 4
-#define ZS_MAX_PROBES 19
+#define ZS_MAX_PROBES 20
+
+enum probe_kind {
+	PROBE_ENTRY,
+	PROBE_RETURN,
+	PROBE_SESSION, /* entry and, when the entry asks for it, return (kernel >= 6.12) */
+};
 
 struct probe_link {
 	const char *function; /* libzmq symbol */
 	const char *program;  /* BPF program */
-	bool retprobe;
+	enum probe_kind kind;
 	uint64_t offset; /* file offset attached at: symbol + site.skip */
 	struct probe_site site;
-	struct bpf_link *link;
-	int error;	  /* negative errno when attaching failed */
-	bool adopted;	  /* taken over from a pinned link of an earlier daemon */
-	char pin[160];	  /* its bpffs pin, when pinned */
+	struct bpf_link *link; /* what libbpf attached ... */
+	int fd;		       /* ... or a link fd of our own (sessions, adopted pins); -1 */
+	int error;	       /* negative errno when attaching failed */
+	bool adopted;	       /* taken over from a pinned link of an earlier daemon */
+	char pin[160];	       /* its bpffs pin, when pinned */
 };
+
+static inline bool probe_link_attached(const struct probe_link *p)
+{
+	return p->link || p->fd >= 0;
+}
+
+/* "zmq_msg_recv", "zmq_msg_recv:return", "zmq_getsockopt:session" */
+const char *probe_kind_suffix(enum probe_kind kind);
 
 struct attached_object {
 	struct zmq_object obj;
@@ -68,7 +83,8 @@ struct observer {
 	size_t ntargets;
 	char listen_text[96];
 	struct timespec started;
-	bool pinned; /* maps and links live under opts->pin_dir */
+	bool pinned;   /* maps and links live under opts->pin_dir */
+	bool sessions; /* the kernel has uprobe sessions (used for zmq_getsockopt) */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */

@@ -75,6 +75,7 @@ struct zs_options {
 	unsigned ttl_seconds;
 	const char *user;
 	bool lmcache_names;
+	bool no_sessions; /* classic uprobe+uretprobe pairs even where sessions exist */
 	bool verbose;
 	/* stop / status */
 	const char *instance_id;

@@ -382,7 +382,7 @@ static void render_health(const struct metrics_snapshot *snap, const struct metr
 			};
 
 			snprintf(probe, sizeof(probe), "%s%s", mt->probes[p].function,
-				 mt->probes[p].retprobe ? ":return" : "");
+				 mt->probes[p].suffix ? mt->probes[p].suffix : "");
 			expo_sample(out, "zmqscope_probe_attached", l, 3, cfg->labels, cfg->nlabels,
 				    mt->probes[p].attached);
 		}

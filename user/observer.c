@@ -2,6 +2,7 @@
 #include "observer.h"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <limits.h>
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "errmsg.h"
@@ -24,29 +26,61 @@
 
 static const struct probe_spec {
 	enum zs_func fn;
-	bool retprobe;
+	enum probe_kind kind;
 	const char *program;
+	enum { ALWAYS, WITH_SESSIONS, WITHOUT_SESSIONS } when;
 } probe_specs[ZS_MAX_PROBES] = {
-	{ ZS_FN_MSG_RECV, false, "zmq_msg_recv_entry" },
-	{ ZS_FN_MSG_RECV, true, "zmq_msg_recv_return" },
-	{ ZS_FN_RECV, false, "zmq_recv_entry" },
-	{ ZS_FN_RECV, true, "zmq_recv_return" },
-	{ ZS_FN_MSG_SEND, false, "zmq_msg_send_entry" },
-	{ ZS_FN_MSG_SEND, true, "zmq_msg_send_return" },
-	{ ZS_FN_SEND, false, "zmq_send_entry" },
-	{ ZS_FN_SEND, true, "zmq_send_return" },
-	{ ZS_FN_SEND_CONST, false, "zmq_send_entry" },
-	{ ZS_FN_SEND_CONST, true, "zmq_send_return" },
-	{ ZS_FN_GETSOCKOPT, false, "zmq_getsockopt_entry" },
-	{ ZS_FN_GETSOCKOPT, true, "zmq_getsockopt_return" },
-	{ ZS_FN_SOCKET, false, "zmq_socket_entry" },
-	{ ZS_FN_SOCKET, true, "zmq_socket_return" },
-	{ ZS_FN_BIND, false, "zmq_bind_entry" },
-	{ ZS_FN_BIND, true, "zmq_bind_return" },
-	{ ZS_FN_CONNECT, false, "zmq_connect_entry" },
-	{ ZS_FN_CONNECT, true, "zmq_connect_return" },
-	{ ZS_FN_CLOSE, false, "zmq_close_entry" },
+	{ ZS_FN_MSG_RECV, PROBE_ENTRY, "zmq_msg_recv_entry", ALWAYS },
+	{ ZS_FN_MSG_RECV, PROBE_RETURN, "zmq_msg_recv_return", ALWAYS },
+	{ ZS_FN_RECV, PROBE_ENTRY, "zmq_recv_entry", ALWAYS },
+	{ ZS_FN_RECV, PROBE_RETURN, "zmq_recv_return", ALWAYS },
+	{ ZS_FN_MSG_SEND, PROBE_ENTRY, "zmq_msg_send_entry", ALWAYS },
+	{ ZS_FN_MSG_SEND, PROBE_RETURN, "zmq_msg_send_return", ALWAYS },
+	{ ZS_FN_SEND, PROBE_ENTRY, "zmq_send_entry", ALWAYS },
+	{ ZS_FN_SEND, PROBE_RETURN, "zmq_send_return", ALWAYS },
+	{ ZS_FN_SEND_CONST, PROBE_ENTRY, "zmq_send_entry", ALWAYS },
+	{ ZS_FN_SEND_CONST, PROBE_RETURN, "zmq_send_return", ALWAYS },
+	{ ZS_FN_GETSOCKOPT, PROBE_SESSION, "zmq_getsockopt_session", WITH_SESSIONS },
+	{ ZS_FN_GETSOCKOPT, PROBE_ENTRY, "zmq_getsockopt_entry", WITHOUT_SESSIONS },
+	{ ZS_FN_GETSOCKOPT, PROBE_RETURN, "zmq_getsockopt_return", WITHOUT_SESSIONS },
+	{ ZS_FN_SOCKET, PROBE_ENTRY, "zmq_socket_entry", ALWAYS },
+	{ ZS_FN_SOCKET, PROBE_RETURN, "zmq_socket_return", ALWAYS },
+	{ ZS_FN_BIND, PROBE_ENTRY, "zmq_bind_entry", ALWAYS },
+	{ ZS_FN_BIND, PROBE_RETURN, "zmq_bind_return", ALWAYS },
+	{ ZS_FN_CONNECT, PROBE_ENTRY, "zmq_connect_entry", ALWAYS },
+	{ ZS_FN_CONNECT, PROBE_RETURN, "zmq_connect_return", ALWAYS },
+	{ ZS_FN_CLOSE, PROBE_ENTRY, "zmq_close_entry", ALWAYS },
 };
+
+/* Not in Debian 12's uapi headers (kernel 6.1); the values are ABI. */
+#define ATTACH_TRACE_UPROBE_SESSION 57
+
+/* The uprobe_multi member of union bpf_attr's link_create (kernel >= 6.6). */
+struct link_create_uprobe_multi {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 multi_flags;
+	__u32 pid;
+};
+
+const char *probe_kind_suffix(enum probe_kind kind)
+{
+	switch (kind) {
+	case PROBE_RETURN:
+		return ":return";
+	case PROBE_SESSION:
+		return ":session";
+	default:
+		return "";
+	}
+}
 
 static int quiet_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -120,6 +154,36 @@ static int prepare_pin_dirs(const char *dir)
 	return pin_prepare(maps) ?: pin_prepare(links);
 }
 
+/*
+ * Uprobe sessions came with kernel 6.12; their kfunc in the kernel's BTF is
+ * the sign.  Without them zmq_getsockopt gets the classic pair.
+ */
+static bool kernel_has_uprobe_sessions(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found;
+
+	if (libbpf_get_error(vmlinux))
+		return false;
+	found = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+static void choose_getsockopt_programs(struct observer *ob)
+{
+	struct zmqscope_bpf *skel = ob->skel;
+
+	if (ob->sessions) {
+		bpf_program__set_expected_attach_type(skel->progs.zmq_getsockopt_session,
+						      ATTACH_TRACE_UPROBE_SESSION);
+		bpf_program__set_autoload(skel->progs.zmq_getsockopt_entry, false);
+		bpf_program__set_autoload(skel->progs.zmq_getsockopt_return, false);
+	} else {
+		bpf_program__set_autoload(skel->progs.zmq_getsockopt_session, false);
+	}
+}
+
 static int open_and_load(struct observer *ob)
 {
 	int rc;
@@ -127,6 +191,7 @@ static int open_and_load(struct observer *ob)
 	ob->skel = zmqscope_bpf__open();
 	if (!ob->skel)
 		return -errno;
+	choose_getsockopt_programs(ob);
 	if (ob->opts->max_sockets)
 		bpf_map__set_max_entries(ob->skel->maps.sockets, ob->opts->max_sockets);
 	if (ob->pinned) {
@@ -148,6 +213,7 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	clock_gettime(CLOCK_REALTIME, &ob->started);
 	libbpf_set_print(opts->verbose ? verbose_libbpf : quiet_libbpf);
 
+	ob->sessions = !opts->no_sessions && kernel_has_uprobe_sessions();
 	if (opts->pin_dir[0]) {
 		rc = prepare_pin_dirs(opts->pin_dir);
 		if (rc) {
@@ -197,6 +263,29 @@ static struct bpf_program *program_named(struct observer *ob, const char *name)
 	return bpf_object__find_program_by_name(ob->skel->obj, name);
 }
 
+/* A uprobe session link on one function of one process; its fd or -errno. */
+static int attach_session(struct bpf_program *prog, pid_t pid, const char *path,
+			  uint64_t offset, uint64_t cookie)
+{
+	union {
+		struct link_create_uprobe_multi lc;
+		union bpf_attr attr; /* the kernel wants the whole union's size */
+	} a;
+	__u64 offsets[1] = { offset }, cookies[1] = { cookie };
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.lc.prog_fd = (__u32)bpf_program__fd(prog);
+	a.lc.attach_type = ATTACH_TRACE_UPROBE_SESSION;
+	a.lc.path = (__u64)(uintptr_t)path;
+	a.lc.offsets = (__u64)(uintptr_t)offsets;
+	a.lc.cookies = (__u64)(uintptr_t)cookies;
+	a.lc.cnt = 1;
+	a.lc.pid = (__u32)pid;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+	return fd < 0 ? -errno : fd;
+}
+
 /*
  * Attaches `program` at a function's first instruction worth probing.  A
  * pinned daemon adopts the link an earlier one left at `pin` (after a
@@ -204,33 +293,41 @@ static struct bpf_program *program_named(struct observer *ob, const char *name)
  */
 static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
 		      const char *target_path, const struct elf_symbol *sym, const char *program,
-		      bool retprobe, uint64_t cookie, const char *pin, struct probe_link *p)
+		      enum probe_kind kind, uint64_t cookie, const char *pin, struct probe_link *p)
 {
+	struct bpf_program *prog = program_named(ob, program);
 	uint8_t code[16] = { 0 };
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = retprobe, .bpf_cookie = cookie);
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = kind == PROBE_RETURN, .bpf_cookie = cookie);
 
 	p->function = sym->name;
 	p->program = program;
-	p->retprobe = retprobe;
+	p->kind = kind;
+	p->fd = -1;
 	if (elf_read_at(host_path, sym->file_offset, code, sizeof(code)) == 0)
 		probe_site_choose(code, sizeof(code), &p->site);
 	p->offset = sym->file_offset + p->site.skip;
 	if (pin) {
 		snprintf(p->pin, sizeof(p->pin), "%s", pin);
-		p->link = bpf_link__open(pin);
-		p->adopted = p->link != NULL;
+		p->fd = bpf_obj_get(pin);
+		p->adopted = p->fd >= 0;
 	}
-	if (!p->link)
-		p->link = bpf_program__attach_uprobe_opts(program_named(ob, program), pid,
-							  host_path, p->offset, &uo);
-	p->error = p->link ? 0 : -errno;
-	if (p->link && pin && !p->adopted && bpf_link__pin(p->link, pin))
+	if (!p->adopted && kind == PROBE_SESSION) {
+		p->fd = attach_session(prog, pid, host_path, p->offset, cookie);
+		p->error = p->fd < 0 ? p->fd : 0;
+	} else if (!p->adopted) {
+		p->fd = -1;
+		p->link = bpf_program__attach_uprobe_opts(prog, pid, host_path, p->offset, &uo);
+		p->error = p->link ? 0 : -errno;
+	}
+	if (probe_link_attached(p) && pin && !p->adopted &&
+	    bpf_obj_pin(p->link ? bpf_link__fd(p->link) : p->fd, pin))
 		p->pin[0] = '\0'; /* counting works; only the crash survival is lost */
 	if (ob->opts->verbose)
 		fprintf(stderr, "zmqscope: pid %d %s%s at %s+0x%" PRIx64 " (%s, %s): %s\n",
-			(int)pid, p->function, retprobe ? ":return" : "", target_path, p->offset,
+			(int)pid, p->function, probe_kind_suffix(kind), target_path, p->offset,
 			p->site.insn, probe_cost_name(p->site.cost),
-			p->adopted ? "adopted" : p->link ? "attached" : strerror(-p->error));
+			p->adopted ? "adopted" : probe_link_attached(p) ? "attached"
+									 : strerror(-p->error));
 }
 
 /* DIR/links/PID-START/NAME for a pinned daemon, else NULL. */
@@ -255,13 +352,16 @@ static void attach_probe(struct observer *ob, const struct target *t, size_t obj
 	const struct elf_symbol *sym = &ao->obj.syms[spec->fn];
 	char name[96], buf[PATH_MAX];
 
-	if (!sym->found || ao->nprobes == ZS_MAX_PROBES)
+	if (!sym->found || ao->nprobes == ZS_MAX_PROBES ||
+	    (spec->when == WITH_SESSIONS && !ob->sessions) ||
+	    (spec->when == WITHOUT_SESSIONS && ob->sessions))
 		return;
 	snprintf(name, sizeof(name), "%zu-%s%s", obj_index, sym->name,
-		 spec->retprobe ? "-return" : "");
-	attach_at(ob, t->pid, ao->obj.host_path, ao->obj.path, sym, spec->program,
-		  spec->retprobe, 0, link_pin(ob, t, name, buf, sizeof(buf)),
-		  &ao->probes[ao->nprobes++]);
+		 spec->kind == PROBE_RETURN    ? "-return"
+		 : spec->kind == PROBE_SESSION ? "-session"
+					       : "");
+	attach_at(ob, t->pid, ao->obj.host_path, ao->obj.path, sym, spec->program, spec->kind, 0,
+		  link_pin(ob, t, name, buf, sizeof(buf)), &ao->probes[ao->nprobes++]);
 }
 
 /*
@@ -295,10 +395,11 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
 			snprintf(name, sizeof(name), "handler%zu-%s%s", i, h->symbol,
 				 ret ? "-return" : "");
 			attach_at(ob, t->pid, host_path, h->path, &sym,
-				  ret ? "handler_return" : "handler_entry", ret, h->role,
+				  ret ? "handler_return" : "handler_entry",
+				  ret ? PROBE_RETURN : PROBE_ENTRY, h->role,
 				  link_pin(ob, t, name, buf, sizeof(buf)), p);
 			/* sym.name points into opts, which outlives the target. */
-			if (!p->link)
+			if (!probe_link_attached(p))
 				return errmsg(err, errlen, p->error, "--handler %s:%s in process %d: %s", h->path,
 					    h->symbol, (int)t->pid, strerror(-p->error));
 		}
@@ -314,6 +415,9 @@ static void detach_link(struct probe_link *p)
 	p->pin[0] = '\0';
 	bpf_link__destroy(p->link);
 	p->link = NULL;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
 }
 
 /* Two copies of libzmq in one process must agree, or their sockets would be misread. */
@@ -501,7 +605,7 @@ static size_t attach_object(struct observer *ob, const struct target *t, size_t 
 	for (size_t s = 0; s < ZS_MAX_PROBES; s++)
 		attach_probe(ob, t, obj_index, ao, &probe_specs[s]);
 	for (size_t p = 0; p < ao->nprobes; p++)
-		attached += ao->probes[p].link != NULL;
+		attached += probe_link_attached(&ao->probes[p]);
 	return attached;
 }
 

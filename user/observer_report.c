@@ -366,9 +366,9 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 
 				s->probes[p] = (struct metrics_probe){
 					.function = pl->function,
-					.retprobe = pl->retprobe,
+					.suffix = probe_kind_suffix(pl->kind),
 					.library = tg->objs[o].obj.path,
-					.attached = pl->link != NULL,
+					.attached = probe_link_attached(pl),
 				};
 				mt->nprobes++;
 			}
@@ -515,12 +515,14 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 
 				json_object_begin(&w);
 				json_kv_string(&w, "function", pl->function);
-				json_kv_string(&w, "kind", pl->retprobe ? "uretprobe" : "uprobe");
+				json_kv_string(&w, "kind", pl->kind == PROBE_RETURN    ? "uretprobe"
+							   : pl->kind == PROBE_SESSION ? "uprobe.session"
+										       : "uprobe");
 				json_kv_uint(&w, "offset", pl->offset);
 				json_kv_uint(&w, "skipped", pl->site.skip);
 				json_kv_string(&w, "instruction", pl->site.insn);
 				json_kv_string(&w, "cost", probe_cost_name(pl->site.cost));
-				json_kv_bool(&w, "attached", pl->link != NULL);
+				json_kv_bool(&w, "attached", probe_link_attached(pl));
 				json_kv_bool(&w, "adopted", pl->adopted);
 				if (pl->error)
 					json_kv_string(&w, "error", strerror(-pl->error));
@@ -613,20 +615,21 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 				char name[48];
 
 				snprintf(name, sizeof(name), "%s%s", pl->function,
-					 pl->retprobe ? ":return" : "");
+					 probe_kind_suffix(pl->kind));
 				strbuf_printf(out, "      %-24s +0x%-7" PRIx64 " %-18s %-11s %s\n", name,
 					      pl->offset, pl->site.insn, probe_cost_name(pl->site.cost),
-					      pl->adopted ? "adopted" : pl->link ? "attached"
-									  : strerror(-pl->error));
+					      pl->adopted		   ? "adopted"
+					      : probe_link_attached(pl) ? "attached"
+									: strerror(-pl->error));
 			}
 		}
 		for (size_t i = 0; i < tg->nhandlers; i++) {
 			const struct probe_link *pl = &tg->handlers[i];
 
 			strbuf_printf(out, "    handler %s%s +0x%" PRIx64 " %s %s %s\n",
-				      pl->function, pl->retprobe ? ":return" : "", pl->offset,
+				      pl->function, probe_kind_suffix(pl->kind), pl->offset,
 				      pl->site.insn, probe_cost_name(pl->site.cost),
-				      pl->link ? "attached" : strerror(-pl->error));
+				      probe_link_attached(pl) ? "attached" : strerror(-pl->error));
 		}
 		for (size_t i = 0; i < s->nsockets; i++) {
 			const struct metrics_socket *ms = &s->sockets[i];

@@ -249,6 +249,7 @@ enum {
 	OPT_USAGE,
 	OPT_ALL,
 	OPT_MAX_SOCKETS,
+	OPT_NO_SESSIONS,
 };
 
 struct parse_state {
@@ -286,6 +287,10 @@ static const struct argp_option attach_options[] = {
 	  "Distinct msg_type values per process before 'other' (default 64)", 2 },
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	  "Sockets tracked at most, over all processes (default 16384)", 2 },
+	{ "no-uprobe-sessions", OPT_NO_SESSIONS, NULL, 0,
+	  "Probe zmq_getsockopt with a uprobe+uretprobe pair even on kernels with uprobe "
+	  "sessions (costs a return trap per call; for comparisons)",
+	  3 },
 	{ "no-lmcache-names", OPT_NO_LMCACHE, NULL, 0,
 	  "Do not export the lmcache:cache_controller_* gauges", 2 },
 	{ NULL, 0, NULL, 0, "Lifecycle:", 3 },
@@ -452,6 +457,9 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_NO_LMCACHE:
 		o->lmcache_names = false;
+		break;
+	case OPT_NO_SESSIONS:
+		o->no_sessions = true;
 		break;
 	case 'v':
 		o->verbose = true;

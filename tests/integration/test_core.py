@@ -82,6 +82,24 @@ def test_counts_match_ground_truth():
         ctl.close()
 
 
+def test_classic_probe_pairs_count_the_same():
+    """--no-uprobe-sessions (what kernels before 6.12 get) gives the same numbers."""
+    ctl = Controller()
+    zs = Zmqscope("--pid", str(ctl.pid), args=["--no-uprobe-sessions"])
+    try:
+        status = json.loads(run_zmqscope("status", "--json")[1])[0]["status"]
+        kinds = {p["kind"] for p in status["targets"][0]["libraries"][0]["probes"]
+                 if p["function"] == "zmq_getsockopt"}
+        check_eq(kinds, {"uprobe", "uretprobe"}, "zmq_getsockopt probed by a classic pair")
+        sent = ctl.load(pushes=2000, requests=300, heartbeats=300, json_every=5)
+        truth = ctl.quiesce(expect_pull_frames=sent["push_frames"], expect_reply=600)
+        check_eq(lmcache(zs.metrics(), ctl.pid),
+                 {k: float(v) for k, v in truth["lmcache"].items()}, "LMCache gauges")
+    finally:
+        zs.close()
+        ctl.close()
+
+
 def test_blocked_handlers_active_and_pending():
     """(b) A blocked pull and reply handler: active and pending equal ground truth."""
     ctl = Controller()
@@ -363,7 +381,14 @@ def test_status_shows_libraries_probes_and_maps():
         check(re.search(r"maps: sockets \d+/16384", out), "status shows map fill")
         status = json.loads(run_zmqscope("status", "--json")[1])
         probes = status[0]["status"]["targets"][0]["libraries"][0]["probes"]
-        check_eq(len(probes), 19, "19 probes on libzmq 4.3.4")
+        kinds = {(p["function"], p["kind"]) for p in probes}
+        for fn in ("zmq_msg_recv", "zmq_recv", "zmq_msg_send", "zmq_send", "zmq_send_const",
+                   "zmq_socket", "zmq_bind", "zmq_connect"):
+            check({(fn, "uprobe"), (fn, "uretprobe")} <= kinds, f"{fn} has entry and return")
+        check((("zmq_getsockopt", "uprobe.session") in kinds) !=
+              ({("zmq_getsockopt", "uprobe"), ("zmq_getsockopt", "uretprobe")} <= kinds),
+              "zmq_getsockopt: a session where the kernel has them, else a pair")
+        check(("zmq_close", "uprobe") in kinds, "zmq_close has its entry probe")
         check(all(p["attached"] and p["cost"] == "emulated" for p in probes),
               "every probe attached on an emulated instruction")
     finally:
@@ -373,6 +398,7 @@ def test_status_shows_libraries_probes_and_maps():
 
 TESTS = [
     test_counts_match_ground_truth,
+    test_classic_probe_pairs_count_the_same,
     test_blocked_handlers_active_and_pending,
     test_pyzmq_gc_traffic_is_not_the_pull_socket,
     test_stop_and_sigkill_leave_no_probes,
