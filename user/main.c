@@ -3,7 +3,6 @@
  * zmqscope: ZeroMQ socket metrics from outside the process.
  * See README.md and docs/ for what each command does.
  */
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,13 +27,6 @@ int main(int argc, char **argv)
 	static struct zs_options opts;
 	char err[512];
 	int rc;
-
-	/*
-	 * A scrape allocates a few MiB (2,000 sockets' exposition) and frees
-	 * them.  A fixed mmap threshold hands such blocks back to the kernel;
-	 * glibc's adaptive one would keep them resident after the first scrape.
-	 */
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	/* The calibration child: see calibrate.h. */
 	if (argc > 1 && !strcmp(argv[1], "__calibrate"))
