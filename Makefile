@@ -98,8 +98,20 @@ demo: deps
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) all fixtures
+	$(MAKE) all fixtures $(BUILD)/bench/probe_cost
 	./scripts/bench.sh $(BUILD)
+
+# Not part of `bench`: CHURN_SECONDS of controllers started and killed under
+# a --name selector, sampling zmqscope's RSS (bench/results/churn.md).
+CHURN_SECONDS ?= 600
+.PHONY: bench-churn
+bench-churn: deps
+	$(MAKE) all fixtures
+	./scripts/bench.sh $(BUILD) --churn $(CHURN_SECONDS)
+
+$(BUILD)/bench/probe_cost: bench/probe_cost.c
+	@mkdir -p $(@D)
+	$(CC) $(FIXTURE_CFLAGS) -o $@ $< $(FIXTURE_LDFLAGS) -lzmq
 
 clean:
 	rm -rf $(BUILD)
