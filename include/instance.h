@@ -47,6 +47,8 @@ int instance_list(struct instance_info *out, size_t max);
 int instance_detach_pinned_links(int id);
 /* Removes everything ID pinned, counters included (stop --purge). */
 int instance_forget_pins(int id);
+/* Forgets the arguments of IDs that no longer have pins (stop --all --purge). */
+void instance_forget_stale_args(void);
 
 /* SIGTERM, then wait up to `timeout_ms` for it to exit.  0 or -errno. */
 int instance_stop(const struct instance_info *info, int timeout_ms);

@@ -25,8 +25,10 @@ static void forget_orphan_pins(void)
 	DIR *d = opendir(ZS_PIN_ROOT);
 	struct dirent *de;
 
-	if (!d)
+	if (!d) {
+		instance_forget_stale_args();
 		return;
+	}
 	while ((de = readdir(d))) {
 		char *end;
 		long id = strtol(de->d_name, &end, 10);
@@ -36,6 +38,7 @@ static void forget_orphan_pins(void)
 	}
 	closedir(d);
 	rmdir(ZS_PIN_ROOT);
+	instance_forget_stale_args();
 }
 
 /* The registered instances, or NULL after saying why. */

@@ -153,6 +153,23 @@ int instance_forget_pins(int id)
 	return pin_remove_tree(pins);
 }
 
+void instance_forget_stale_args(void)
+{
+	DIR *d = opendir(instance_runtime_dir());
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long id = strtol(de->d_name, &end, 10);
+
+		if (id > 0 && !strcmp(end, ".args") && !pin_dir_exists((int)id))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
 int instance_detach_pinned_links(int id)
 {
 	char links[PATH_MAX];

@@ -217,7 +217,7 @@ def test_stop_and_sigkill_leave_no_probes():
         verified_load(ctl)
         check(ctl.process.alive(), "controller still running")
     finally:
-        run_zmqscope("stop", "--all")
+        run_zmqscope("stop", "--all", "--purge")
         ctl.close()
 
 
