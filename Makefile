@@ -39,6 +39,8 @@ $(BUILD)/vmlinux.h: /sys/kernel/btf/vmlinux | $(BUILD)
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# Not intermediates: make would delete them and rebuild the skeleton every time.
+.SECONDARY: $(BPF_OBJS)
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 

@@ -42,8 +42,9 @@ static struct metrics_socket sock(uint32_t tgid, uint64_t handle, uint8_t type, 
 }
 
 static const struct metrics_probe probes_a[] = {
-	{ "zmq_msg_recv", false, "/usr/lib/x86_64-linux-gnu/libzmq.so.5", true },
-	{ "zmq_msg_recv", true, "/usr/lib/x86_64-linux-gnu/libzmq.so.5", false },
+	{ "zmq_msg_recv", "", "/usr/lib/x86_64-linux-gnu/libzmq.so.5", true },
+	{ "zmq_msg_recv", ":return", "/usr/lib/x86_64-linux-gnu/libzmq.so.5", false },
+	{ "zmq_getsockopt", ":session", "/usr/lib/x86_64-linux-gnu/libzmq.so.5", true },
 };
 
 static const struct metrics_map maps[] = {
@@ -89,7 +90,7 @@ static void build_fixture(void)
 	fx.targets[0].roles[ZS_ROLE_INTERNAL] = (struct zs_role_totals){ .msgs_rx = 50, .msg_frames_rx = 50 };
 	fx.targets[0].roles[ZS_ROLE_NONE] = (struct zs_role_totals){ .msgs_rx = 9, .msg_frames_rx = 9 };
 	fx.targets[0].probes = probes_a;
-	fx.targets[0].nprobes = 2;
+	fx.targets[0].nprobes = sizeof(probes_a) / sizeof(probes_a[0]);
 	fx.targets[1].pid = PID_B;
 	fx.targets[1].up = false;
 	fx.targets[1].roles[ZS_ROLE_PULL] = (struct zs_role_totals){ .msgs_rx = 1, .msg_frames_rx = 30 };
@@ -525,9 +526,11 @@ static void test_render_health_series(void **state)
 	text = render(&sb);
 	assert_line(text, "zmqscope_probe_attached{pid=\"100\",probe=\"zmq_msg_recv\","
 			  "library=\"/usr/lib/x86_64-linux-gnu/libzmq.so.5\",cluster=\"prod\"} 1");
+	assert_line(text, "zmqscope_probe_attached{pid=\"100\",probe=\"zmq_getsockopt:session\","
+			  "library=\"/usr/lib/x86_64-linux-gnu/libzmq.so.5\",cluster=\"prod\"} 1");
 	assert_line(text, "zmqscope_probe_attached{pid=\"100\",probe=\"zmq_msg_recv:return\","
 			  "library=\"/usr/lib/x86_64-linux-gnu/libzmq.so.5\",cluster=\"prod\"} 0");
-	assert_int_equal(count_lines_containing(text, "zmqscope_probe_attached{"), 2);
+	assert_int_equal(count_lines_containing(text, "zmqscope_probe_attached{"), 3);
 	assert_line(text, "zmqscope_map_entries{map=\"zs_socks\",cluster=\"prod\"} 6");
 	assert_line(text, "zmqscope_map_entries{map=\"zs_hists\",cluster=\"prod\"} 8192");
 	assert_line(text, "zmqscope_map_max_entries{map=\"zs_socks\",cluster=\"prod\"} 16384");
