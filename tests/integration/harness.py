@@ -346,6 +346,11 @@ def lmcache(metrics, pid):
     return {n: metrics.value(f"lmcache:cache_controller_{n}", pid=pid) for n in names}
 
 
+def check_gauges_match(metrics, pid, truth, what):
+    """zmqscope's six LMCache gauges for pid equal the fixture's own (its `truth`)."""
+    check_eq(lmcache(metrics, pid), {k: float(v) for k, v in truth["lmcache"].items()}, what)
+
+
 @contextlib.contextmanager
 def tempdir():
     with tempfile.TemporaryDirectory(prefix="zmqscope-test-") as d:

@@ -12,8 +12,8 @@ import time
 import zmq
 
 from harness import (BUILD, CController, Controller, Metrics, Process, TestFailure, Zmqscope,
-                     check, check_eq, free_port, http_get, lmcache, run_zmqscope, tempdir,
-                     wait_for, zmqscope_links, zmqscope_programs)
+                     check, check_eq, check_gauges_match, free_port, http_get, lmcache,
+                     run_zmqscope, tempdir, wait_for, zmqscope_links, zmqscope_programs)
 
 SOCKETS = ("pull", "reply", "heartbeat")
 
@@ -93,8 +93,7 @@ def test_classic_probe_pairs_count_the_same():
         check_eq(kinds, {"uprobe", "uretprobe"}, "zmq_getsockopt probed by a classic pair")
         sent = ctl.load(pushes=2000, requests=300, heartbeats=300, json_every=5)
         truth = ctl.quiesce(expect_pull_frames=sent["push_frames"], expect_reply=600)
-        check_eq(lmcache(zs.metrics(), ctl.pid),
-                 {k: float(v) for k, v in truth["lmcache"].items()}, "LMCache gauges")
+        check_gauges_match(zs.metrics(), ctl.pid, truth, "LMCache gauges")
     finally:
         zs.close()
         ctl.close()

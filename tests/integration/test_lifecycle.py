@@ -11,9 +11,10 @@ import time
 
 import zmq
 
-from harness import (BUILD, FIXTURES, PYTHON, CController, Controller, Metrics, Process,
-                     TestFailure, Zmqscope, check, check_eq, free_port, http_get, lmcache,
-                     run_zmqscope, tempdir, wait_for, zmqscope_links, zmqscope_programs)
+from harness import (BUILD, CController, Controller, FIXTURES, Metrics, PYTHON, Process,
+                     TestFailure, Zmqscope, check, check_eq, check_gauges_match, free_port,
+                     http_get, lmcache, run_zmqscope, tempdir, wait_for, zmqscope_links,
+                     zmqscope_programs)
 
 ATTACH_WITHIN = 2.5  # issue 4: new processes attached within 2 s (plus polling slack)
 
@@ -63,9 +64,7 @@ def test_name_selector_follows_ten_restarts():
                 sent = ctl.load(pushes=300, requests=60, heartbeats=40, seed=i)
                 truth = ctl.quiesce(expect_pull_frames=sent["push_frames"],
                                     expect_reply=sent["requests"] + sent["heartbeats"])
-                got = lmcache(zs.metrics(), ctl.pid)
-                check_eq(got, {k: float(v) for k, v in truth["lmcache"].items()},
-                         f"incarnation {i} gauges")
+                check_gauges_match(zs.metrics(), ctl.pid, truth, f"incarnation {i} gauges")
             finally:
                 ctl.close()
             wait_for(lambda: zs.metrics().total("zmqscope_target_up", pid=ctl.pid) == 0,
@@ -485,8 +484,7 @@ def test_user_keeps_only_cap_bpf():
         check_eq(int(status["CapBnd"], 16), 1 << 39, "and nothing can be regained")
         sent = ctl.load(pushes=200, requests=40, heartbeats=40)
         truth = ctl.quiesce(expect_pull_frames=sent["push_frames"], expect_reply=80)
-        check_eq(lmcache(zs.metrics(), ctl.pid),
-                 {k: float(v) for k, v in truth["lmcache"].items()}, "correct metrics")
+        check_gauges_match(zs.metrics(), ctl.pid, truth, "correct metrics")
     finally:
         zs.close()
         ctl.close()
