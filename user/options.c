@@ -536,7 +536,7 @@ static error_t parse_query_key(int key, char *arg, struct argp_state *state)
 static const struct argp run_argp = {
 	.options = attach_options,
 	.parser = parse_attach_key,
-	.args_doc = "--pid PID... [OPTION...]",
+	.args_doc = "(--pid PID | --name REGEX | --port PORT)...",
 	.doc = "Attach to ZeroMQ processes and serve their socket metrics in the foreground; "
 	"Ctrl-C detaches.\vExamples:\n"
 	"  zmqscope run --pid 4242\n"
@@ -547,7 +547,7 @@ static const struct argp run_argp = {
 static const struct argp start_argp = {
 	.options = attach_options,
 	.parser = parse_attach_key,
-	.args_doc = "--pid PID... [OPTION...]",
+	.args_doc = "(--pid PID | --name REGEX | --port PORT)...",
 	.doc = "Like 'run', as a background daemon; prints the instance ID.  State lives under "
 	"/run/zmqscope/.",
 };
