@@ -22,7 +22,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-deps: installing$missing"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own Prometheus on loopback: keep the package's
+# postinst from starting a system one on :9090 (policy-rc.d exit 101 means
+# "do not start services"), unless the machine already has a policy.
+policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	policy=/usr/sbin/policy-rc.d
+	printf '#!/bin/sh\nexit 101\n' > "$policy"
+	chmod +x "$policy"
+	trap 'rm -f "$policy"' EXIT
+fi
 apt-get update -qq
-# prometheus' postinst starts a service; with no init running here that is
-# harmless, and policy-rc.d keeps it from binding :9090 where one does run.
 apt-get install -y -qq --no-install-recommends $missing >/dev/null
