@@ -265,16 +265,20 @@ static __always_inline void hist_record(__u32 tgid, __u8 role, __u8 kind, __u32 
 					__u64 ns)
 {
 	struct zs_hist_key key = { .tgid = tgid, .role = role, .kind = kind, .msg_type = msg_type };
-	struct scratch *sc = scratch();
-	struct zs_hist *h;
+	struct zs_hist *h = bpf_map_lookup_elem(&hists, &key);
+	struct scratch *sc;
 	__u32 slot;
 
-	if (!sc)
-		return;
-	__builtin_memset(&sc->hist, 0, sizeof(sc->hist));
-	h = lookup_or_init(&hists, &key, &sc->hist, ZS_DROP_HISTS);
-	if (!h)
-		return;
+	if (!h) {
+		/* First span of this kind: only then build the 336-byte zero value. */
+		sc = scratch();
+		if (!sc)
+			return;
+		__builtin_memset(&sc->hist, 0, sizeof(sc->hist));
+		h = lookup_or_init(&hists, &key, &sc->hist, ZS_DROP_HISTS);
+		if (!h)
+			return;
+	}
 	slot = zs_hist_slot(ns);
 	if (slot >= ZS_HIST_SLOTS)
 		return;
