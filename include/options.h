@@ -19,6 +19,8 @@
 #define ZS_DEFAULT_LISTEN "127.0.0.1:9850"
 #define ZS_DEFAULT_MAX_MSG_TYPES 64
 #define ZS_DEFAULT_TTL_SECONDS 300
+#define ZS_DEFAULT_MAX_KV_KEYS 10000000UL
+#define ZS_DEFAULT_TAP_RING_KB 4096
 
 enum zs_command {
 	ZS_CMD_NONE,
@@ -39,6 +41,7 @@ struct zs_role_rule {
 	bool by_type;
 	uint8_t type;
 	uint8_t role;
+	bool heartbeat; /* role "heartbeat": a reply socket outside reply_socket_has_pending */
 	char endpoint[ZS_ENDPOINT_LEN];
 };
 
@@ -76,6 +79,9 @@ struct zs_options {
 	const char *user;
 	bool lmcache_names;
 	bool no_sessions; /* classic uprobe+uretprobe pairs even where sessions exist */
+	bool no_lmcache_state; /* no payload tap, no state gauges */
+	unsigned long max_kv_keys;
+	unsigned tap_ring_kb;
 	bool verbose;
 	/* stop / status */
 	const char *instance_id;

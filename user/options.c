@@ -169,7 +169,8 @@ static int parse_role_value(const char *arg, const char *value, uint8_t *role, c
 	int r = role_from_name(value);
 
 	if (r < 0 || r == ZS_ROLE_INTERNAL)
-		return errmsg(err, errlen, -EINVAL, "'%s': the role must be pull, reply or none", arg);
+		return errmsg(err, errlen, -EINVAL,
+			      "'%s': the role must be pull, reply, heartbeat or none", arg);
 	*role = (uint8_t)r;
 	return 0;
 }
@@ -191,9 +192,15 @@ int parse_role_rule(const char *arg, struct zs_role_rule *out, char *err, size_t
 			    ZS_ENDPOINT_LEN - 1);
 	memcpy(key, arg, klen);
 	key[klen] = '\0';
-	if (parse_role_value(arg, eq + 1, &out->role, err, errlen))
+	/* LMCache's heartbeat ROUTER: a reply socket left out of reply_socket_has_pending. */
+	out->heartbeat = !strcmp(eq + 1, "heartbeat");
+	if (parse_role_value(arg, out->heartbeat ? "reply" : eq + 1, &out->role, err, errlen))
 		return -EINVAL;
 	type = socket_type_from_name(key);
+	if (type >= 0 && out->heartbeat)
+		return errmsg(err, errlen, -EINVAL,
+			      "--role '%s': heartbeat names one socket: give its endpoint, not a type",
+			      arg);
 	if (type >= 0) {
 		out->by_type = true;
 		out->type = (uint8_t)type;
@@ -250,6 +257,9 @@ enum {
 	OPT_ALL,
 	OPT_MAX_SOCKETS,
 	OPT_NO_SESSIONS,
+	OPT_MAX_KV_KEYS,
+	OPT_TAP_RING_KB,
+	OPT_NO_LMCACHE_STATE,
 };
 
 struct parse_state {
@@ -278,8 +288,9 @@ static const struct argp_option attach_options[] = {
 	  "Serve HTTP here (default " ZS_DEFAULT_LISTEN "; [::1]:PORT for IPv6)", 2 },
 	{ "label", 'L', "NAME=VALUE", 0, "Add this label to every series (repeatable)", 2 },
 	{ "role", 'r', "ENDPOINT_OR_TYPE=ROLE", 0,
-	  "Group sockets of this type (PULL, ROUTER, ...) or endpoint as pull, reply or none "
-	  "(repeatable; default PULL=pull, ROUTER=reply, REP=reply)",
+	  "Group sockets of this type (PULL, ROUTER, ...) or endpoint as pull, reply or none, "
+	  "or an endpoint as heartbeat: a reply socket left out of reply_socket_has_pending, as "
+	  "LMCache does (repeatable; default PULL=pull, ROUTER=reply, REP=reply)",
 	  2 },
 	{ "handler", OPT_HANDLER, "ROLE=PATH:SYMBOL", 0,
 	  "Time ROLE's handlers by this native function instead of inferring them", 2 },
@@ -293,6 +304,18 @@ static const struct argp_option attach_options[] = {
 	  3 },
 	{ "no-lmcache-names", OPT_NO_LMCACHE, NULL, 0,
 	  "Do not export the lmcache:cache_controller_* gauges", 2 },
+	{ "no-lmcache-state", OPT_NO_LMCACHE_STATE, NULL, 0,
+	  "Do not copy LMCache's state messages to rebuild its worker, KV-pool and full-sync "
+	  "gauges (the six socket gauges stay)",
+	  2 },
+	{ "max-kv-keys", OPT_MAX_KV_KEYS, "N", 0,
+	  "KV-pool keys held at most, per process, for the kv_pool_keys_count gauge; past it "
+	  "the state is marked incomplete (default 10000000, about 16 bytes a key)",
+	  2 },
+	{ "tap-ring-kb", OPT_TAP_RING_KB, "KIB", 0,
+	  "Size of the ring buffer that carries state messages to zmqscope (a power of two, "
+	  "4-1048576; default 4096)",
+	  2 },
 	{ NULL, 0, NULL, 0, "Lifecycle:", 3 },
 	{ "ttl", OPT_TTL, "SECONDS", 0,
 	  "Keep an exited process's series this long before dropping them (default 300)", 3 },
@@ -461,6 +484,24 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 	case OPT_NO_SESSIONS:
 		o->no_sessions = true;
 		break;
+	case OPT_NO_LMCACHE_STATE:
+		o->no_lmcache_state = true;
+		break;
+	case OPT_MAX_KV_KEYS:
+		if (parse_uint(arg, 1UL << 32, &v) || !v)
+			err = errmsg(ps->err, ps->errlen, -EINVAL,
+				     "--max-kv-keys '%s': expected 1-4294967296", arg);
+		else
+			o->max_kv_keys = v;
+		break;
+	case OPT_TAP_RING_KB:
+		if (parse_uint(arg, 1UL << 20, &v) || v < 4 || (v & (v - 1)))
+			err = errmsg(ps->err, ps->errlen, -EINVAL,
+				     "--tap-ring-kb '%s': expected a power of two from 4 to 1048576",
+				     arg);
+		else
+			o->tap_ring_kb = (unsigned)v;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -610,6 +651,8 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	o->lmcache_names = true;
 	o->max_msg_types = ZS_DEFAULT_MAX_MSG_TYPES;
 	o->ttl_seconds = ZS_DEFAULT_TTL_SECONDS;
+	o->max_kv_keys = ZS_DEFAULT_MAX_KV_KEYS;
+	o->tap_ring_kb = ZS_DEFAULT_TAP_RING_KB;
 	parse_listen(ZS_DEFAULT_LISTEN, &o->listen, err, errlen);
 	err[0] = '\0';
 
