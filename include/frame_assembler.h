@@ -53,7 +53,4 @@ void frame_assembler_free(struct frame_assembler *fa);
 int frame_assembler_add(struct frame_assembler *fa, const void *record, size_t size,
 			struct fa_out *out);
 
-/* A process is gone: its partial frames go with it. */
-void frame_assembler_forget(struct frame_assembler *fa, uint32_t tgid);
-
 #endif

@@ -105,10 +105,3 @@ int frame_assembler_add(struct frame_assembler *fa, const void *record, size_t s
 	}
 	return 0;
 }
-
-void frame_assembler_forget(struct frame_assembler *fa, uint32_t tgid)
-{
-	for (size_t i = 0; i < FA_SLOTS; i++)
-		if (fa->slots[i].used && fa->slots[i].tgid == tgid)
-			fa->slots[i].used = false;
-}

@@ -187,12 +187,15 @@ static void test_slots_full_evicts_the_oldest(void **state)
 	assert_int_equal(frame_assembler_add(&fa, &r, sz, &out), 0);
 	assert_true(out.lost);
 	assert_int_equal(out.lost_tgid, 100);
-	/* forgetting a process frees its slots: its tail is then an orphan */
-	frame_assembler_forget(&fa, 101);
-	sz = record(&r, 101, 1, 0, frame, len, ZS_TAP_CHUNK, ZS_TAP_CHUNK);
+	/* the evicted frame's tail is then an orphan; the others still complete */
+	sz = record(&r, 100, 0, 0, frame, len, ZS_TAP_CHUNK, ZS_TAP_CHUNK);
 	assert_int_equal(frame_assembler_add(&fa, &r, sz, &out), 0);
 	assert_null(out.frame);
 	assert_true(out.lost);
+	sz = record(&r, 101, 1, 0, frame, len, ZS_TAP_CHUNK, ZS_TAP_CHUNK);
+	assert_int_equal(frame_assembler_add(&fa, &r, sz, &out), 0);
+	assert_non_null(out.frame);
+	assert_false(out.lost);
 	free(frame);
 	frame_assembler_free(&fa);
 }
