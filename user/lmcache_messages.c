@@ -84,13 +84,14 @@ static int check_bounded(const uint8_t *p, size_t len)
 
 /* ---- field readers, each with msgspec's type rule ---- */
 
-static bool key_is(const msgpack_object *k, const char *name)
+static bool str_is(const msgpack_object *k, const char *name, size_t n)
 {
-	size_t n = strlen(name);
-
 	return k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
 	       memcmp(k->via.str.ptr, name, n) == 0;
 }
+
+/* For string literals: the length is a constant. */
+#define key_is(k, lit) str_is(k, lit, sizeof(lit) - 1)
 
 static int read_str(const msgpack_object *o, struct lmc_str *out)
 {
@@ -135,18 +136,21 @@ enum field_kind { F_STR, F_OPT_STR, F_INT, F_BOOL, F_OPS, F_KEYS };
 
 struct field {
 	const char *name;
+	size_t name_len;
 	enum field_kind kind;
 	size_t offset; /* into struct lmc_msg */
 	bool optional; /* has a default: may be absent */
 };
 
-#define FLD(n, k, member) {n, k, offsetof(struct lmc_msg, member), false}
+#define NAME(lit) lit, sizeof(lit) - 1
+#define FLD(n, k, member) {NAME(n), k, offsetof(struct lmc_msg, member), false}
 #define WORKER                                                                                  \
 	FLD("instance_id", F_STR, worker.instance_id), FLD("worker_id", F_INT, worker.worker_id)
 #define MAX_FIELDS 8
 
 struct layout {
 	const char *name;
+	size_t name_len;
 	struct field fields[MAX_FIELDS];
 	size_t n_fields;
 };
@@ -154,45 +158,45 @@ struct layout {
 /* Fields the model does not use are still checked: msgspec rejects the
  * whole message when one is wrong. */
 static const struct layout layouts[] = {
-	[LMC_MSG_REGISTER] = {"RegisterMsg",
+	[LMC_MSG_REGISTER] = {NAME("RegisterMsg"),
 			      {WORKER, FLD("ip", F_STR, ip), FLD("port", F_INT, port),
 			       FLD("peer_init_url", F_OPT_STR, peer_init_url)},
 			      5},
-	[LMC_MSG_HEARTBEAT] = {"HeartbeatMsg",
+	[LMC_MSG_HEARTBEAT] = {NAME("HeartbeatMsg"),
 			       {WORKER, FLD("ip", F_STR, ip), FLD("port", F_INT, port),
 				FLD("peer_init_url", F_OPT_STR, peer_init_url)},
 			       5},
-	[LMC_MSG_DEREGISTER] = {"DeRegisterMsg",
+	[LMC_MSG_DEREGISTER] = {NAME("DeRegisterMsg"),
 				{WORKER, FLD("ip", F_STR, ip),
 				 FLD("port", F_INT, port)},
 				4},
-	[LMC_MSG_BATCHED_KV_OPERATION] = {"BatchedKVOperationMsg",
+	[LMC_MSG_BATCHED_KV_OPERATION] = {NAME("BatchedKVOperationMsg"),
 					  {WORKER, FLD("location", F_STR, location),
 					   FLD("operations", F_OPS, ops)},
 					  4},
-	[LMC_MSG_FULL_SYNC_START] = {"FullSyncStartMsg",
+	[LMC_MSG_FULL_SYNC_START] = {NAME("FullSyncStartMsg"),
 				     {WORKER, FLD("location", F_STR, location),
 				      FLD("sync_id", F_STR, sync_id),
 				      FLD("total_keys", F_INT, total_keys),
 				      FLD("batch_count", F_INT, batch_count)},
 				     6},
-	[LMC_MSG_FULL_SYNC_BATCH] = {"FullSyncBatchMsg",
+	[LMC_MSG_FULL_SYNC_BATCH] = {NAME("FullSyncBatchMsg"),
 				     {WORKER, FLD("location", F_STR, location),
 				      FLD("sync_id", F_STR, sync_id),
 				      FLD("batch_id", F_INT, batch_id), FLD("keys", F_KEYS, keys)},
 				     6},
-	[LMC_MSG_FULL_SYNC_END] = {"FullSyncEndMsg",
+	[LMC_MSG_FULL_SYNC_END] = {NAME("FullSyncEndMsg"),
 				   {WORKER, FLD("location", F_STR, location),
 				    FLD("sync_id", F_STR, sync_id),
 				    FLD("actual_total_keys", F_INT, actual_total_keys)},
 				   5},
-	[LMC_MSG_FULL_SYNC_STATUS] = {"FullSyncStatusMsg",
+	[LMC_MSG_FULL_SYNC_STATUS] = {NAME("FullSyncStatusMsg"),
 				      {WORKER, FLD("sync_id", F_STR, sync_id)},
 				      3},
-	[LMC_MSG_FULL_SYNC_START_RET] = {"FullSyncStartRetMsg",
+	[LMC_MSG_FULL_SYNC_START_RET] = {NAME("FullSyncStartRetMsg"),
 					 {FLD("sync_id", F_STR, sync_id),
 					  FLD("accepted", F_BOOL, accepted),
-					  {"error_msg", F_OPT_STR, offsetof(struct lmc_msg, error_msg), true}},
+					  {NAME("error_msg"), F_OPT_STR, offsetof(struct lmc_msg, error_msg), true}},
 					 3},
 };
 
@@ -321,7 +325,7 @@ static int decode_fields(msgpack_zone *zone, const msgpack_object *map, const st
 		if (k->type != MSGPACK_OBJECT_STR)
 			return -EBADMSG;
 		for (size_t f = 0; f < l->n_fields; f++) {
-			if (!key_is(k, l->fields[f].name))
+			if (!str_is(k, l->fields[f].name, l->fields[f].name_len))
 				continue;
 			int rc = read_field(zone, &l->fields[f], &map->via.map.ptr[i].val, m);
 
@@ -361,7 +365,7 @@ int lmc_msg_decode(msgpack_zone *zone, const void *payload, size_t len, struct l
 	if (!tag || tag->type != MSGPACK_OBJECT_STR)
 		return -EBADMSG;
 	for (size_t t = 1; t < N_LAYOUTS; t++) {
-		if (!key_is(tag, layouts[t].name))
+		if (!str_is(tag, layouts[t].name, layouts[t].name_len))
 			continue;
 		out->type = (enum lmc_msg_type)t;
 		rc = decode_fields(zone, &root, &layouts[t], out);

@@ -24,7 +24,14 @@
 #define MAX_WORKERS 65536
 #define MAX_LOCATIONS 64 /* per worker; LMCache has a handful of backends */
 #define MAX_PENDING 64	 /* FullSyncStartMsg waiting for its reply */
-#define ZONE_CHUNK 65536
+/* msgpack-c's zone keeps its first chunk across clears and frees the
+ * rest: a payload that spills over costs a malloc, and past glibc's mmap
+ * threshold page faults, every time.  So the first chunk grows to fit the
+ * payloads seen (objects take up to ~8x their encoding in practice),
+ * within a cap; it is counted in memory_bytes. */
+#define ZONE_CHUNK_MIN 65536
+#define ZONE_CHUNK_MAX (4u << 20)
+#define ZONE_PER_BYTE 8
 
 struct location {
 	char *name;
@@ -68,6 +75,7 @@ struct lmc_model {
 	size_t max_kv_keys;
 	bool complete;
 	msgpack_zone zone;
+	size_t zone_chunk;
 	struct worker **table; /* open addressing by worker hash, at most half full */
 	size_t table_cap, n_workers;
 	struct pending_start pending[MAX_PENDING]; /* oldest first */
@@ -568,7 +576,8 @@ struct lmc_model *lmc_model_new(size_t max_kv_keys, bool complete)
 	m->bytes = sizeof(*m);
 	m->table_cap = 16;
 	m->table = counted_calloc(m, m->table_cap, sizeof(*m->table));
-	if (!m->table || !msgpack_zone_init(&m->zone, ZONE_CHUNK)) {
+	m->zone_chunk = ZONE_CHUNK_MIN;
+	if (!m->table || !msgpack_zone_init(&m->zone, m->zone_chunk)) {
 		free(m->table);
 		free(m);
 		return NULL;
@@ -631,6 +640,21 @@ static enum lmc_result apply(struct lmc_model *m, enum lmc_channel ch, const str
 	return LMC_IGNORED;
 }
 
+/* Grow-only, and only on success: the old zone stays if the new one fails. */
+static void zone_fit(struct lmc_model *m, size_t len)
+{
+	size_t want = m->zone_chunk;
+	msgpack_zone bigger;
+
+	while (want < ZONE_CHUNK_MAX && want / ZONE_PER_BYTE < len)
+		want *= 2;
+	if (want == m->zone_chunk || !msgpack_zone_init(&bigger, want))
+		return;
+	msgpack_zone_destroy(&m->zone);
+	m->zone = bigger;
+	m->zone_chunk = want;
+}
+
 enum lmc_result lmc_model_feed(struct lmc_model *m, enum lmc_channel ch, const void *payload,
 			       size_t len)
 {
@@ -645,6 +669,7 @@ enum lmc_result lmc_model_feed(struct lmc_model *m, enum lmc_channel ch, const v
 		saturating_inc(&m->undecodable);
 		return LMC_UNDECODABLE;
 	}
+	zone_fit(m, len);
 	rc = lmc_msg_decode(&m->zone, payload, len, &msg);
 	if (rc == -ENOMEM)
 		m->complete = false; /* LMCache may have applied it */
@@ -710,7 +735,7 @@ void lmc_model_gauges(const struct lmc_model *m, struct lmc_gauges *out)
 		out->full_sync_global_progress =
 			(double)(m->n_workers - out->full_sync_workers_syncing) /
 			(double)m->n_workers;
-	out->memory_bytes = m->bytes + set_bytes;
+	out->memory_bytes = m->bytes + set_bytes + m->zone_chunk;
 }
 
 int lmc_model_check(const struct lmc_model *m)
