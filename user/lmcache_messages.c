@@ -309,8 +309,9 @@ static int read_field(msgpack_zone *zone, const struct field *f, const msgpack_o
 	return -EBADMSG;
 }
 
-/* msgspec's struct decoding: every key a str; the tag, then fields by
- * name in any order; unknown names skipped; a repeated name overwrites. */
+/* msgspec's struct decoding (mpack_decode_struct_map): every key a str;
+ * fields by name in any order; unknown names skipped; a repeated name
+ * overwrites; a repeated tag must repeat the class name. */
 static int decode_fields(msgpack_zone *zone, const msgpack_object *map, const struct layout *l,
 			 struct lmc_msg *m)
 {
@@ -324,6 +325,11 @@ static int decode_fields(msgpack_zone *zone, const msgpack_object *map, const st
 
 		if (k->type != MSGPACK_OBJECT_STR)
 			return -EBADMSG;
+		if (key_is(k, "type")) {
+			if (!str_is(&map->via.map.ptr[i].val, l->name, l->name_len))
+				return -EBADMSG;
+			continue;
+		}
 		for (size_t f = 0; f < l->n_fields; f++) {
 			if (!str_is(k, l->fields[f].name, l->fields[f].name_len))
 				continue;
@@ -357,6 +363,7 @@ int lmc_msg_decode(msgpack_zone *zone, const void *payload, size_t len, struct l
 		return -EBADMSG;
 	if (root.type != MSGPACK_OBJECT_MAP)
 		return -EBADMSG;
+	/* The first "type" key is the tag, as msgspec finds it. */
 	for (uint32_t i = 0; i < root.via.map.size; i++)
 		if (key_is(&root.via.map.ptr[i].key, "type")) {
 			tag = &root.via.map.ptr[i].val;

@@ -664,7 +664,15 @@ static void test_undecodable(void **state)
 	msgpack_pack_map(&p.pk, 1);
 	kv_int(&p, "type", 3);
 	assert_int_equal(feed_pl(m, LMC_PULL, &p), LMC_UNDECODABLE);
-	undecodable += 12;
+	/* A second "type" naming another class. */
+	pl_begin(&p, "DeRegisterMsg", 5);
+	kv_str(&p, "instance_id", "i");
+	kv_int(&p, "worker_id", 1);
+	kv_str(&p, "ip", "x");
+	kv_int(&p, "port", 1);
+	kv_str(&p, "type", "RegisterMsg");
+	assert_int_equal(feed_pl(m, LMC_PULL, &p), LMC_UNDECODABLE);
+	undecodable += 13;
 
 	/* None of it changed anything. */
 	assert_int_equal(g(m).registered_workers, 1);
@@ -714,11 +722,23 @@ static void test_extra_fields_and_order(void **state)
 	assert_int_equal(feed_pl(m, LMC_PULL, &p), LMC_APPLIED);
 	assert_int_equal(g(m).kv_pool_keys, 1);
 
+	/* A repeated tag naming the same class is fine; a repeated field
+	 * overwrites (worker_id 5, then 1). */
+	pl_begin(&p, "DeRegisterMsg", 6);
+	kv_str(&p, "instance_id", "i");
+	kv_int(&p, "worker_id", 5);
+	kv_str(&p, "ip", "x");
+	kv_int(&p, "port", 1);
+	kv_str(&p, "type", "DeRegisterMsg");
+	kv_int(&p, "worker_id", 1);
+	assert_int_equal(feed_pl(m, LMC_PULL, &p), LMC_APPLIED);
+	assert_int_equal(g(m).registered_workers, 0);
+
 	/* Unknown types are ignored. */
 	pl_begin(&p, "QueryWorkerInfoMsg", 1);
 	kv_str(&p, "event_id", "e");
 	assert_int_equal(feed_pl(m, LMC_REQUEST, &p), LMC_IGNORED);
-	assert_int_equal(g(m).decoded, 3);
+	assert_int_equal(g(m).decoded, 4);
 	lmc_model_free(m);
 }
 
