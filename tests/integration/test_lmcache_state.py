@@ -314,20 +314,27 @@ def test_restart_under_name_starts_over():
         truth1 = check_fixture(first, sent, "first incarnation")
         check(all(state_truth(truth1)[g] > 0 for g in STATE[:3]),
               "the first incarnation leaves state that must not carry over")
-        first_half = None   # zmqscope's half waits for the fixture's second half
-        if zs:
-            try:
-                check_zs_state(zs, first.pid, state_truth(truth1), "first incarnation")
-            except TestFailure as e:
-                first_half = e
+        deferred = []   # zmqscope's failures wait for the fixture's second half
+
+        def zs_now(pid, want, what):
+            if zs:
+                try:
+                    check_zs_state(zs, pid, want, what)
+                except TestFailure as e:
+                    deferred.append(e)
+        zs_now(first.pid, state_truth(truth1), "first incarnation")
         first.close()
         second = Controller(labels={"run": tag})
         zs, why = wait_attached(zs, why, second.pid)
+        empty = state_truth(second.truth())
+        check_eq(empty, dict.fromkeys(STATE, 0), "fixture: a new controller knows nothing")
+        # LMCache's progress with no workers is 0.0 (get_global_progress).
+        zs_now(second.pid, empty, "second incarnation before any worker")
         sent = run_workers(second, scenarios="never_synced,dereg", workers=1, tag="f2")
         truth2 = check_fixture(second, sent, "second incarnation")
         zs = need(zs, why)
-        if first_half:
-            raise first_half
+        if deferred:
+            raise deferred[0]
         check_zs_state(zs, second.pid, state_truth(truth2), "second incarnation")
         check_eq(value(zs.metrics(), "zmqscope_lmcache_state_complete", second.pid), 1,
                  "second incarnation seen from its start")
