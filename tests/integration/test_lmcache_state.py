@@ -268,8 +268,11 @@ def test_max_kv_keys_bounds_memory():
         m = wait_for(lambda: (lambda m: m if value(m, "zmqscope_lmcache_state_complete",
                                                    ctl.pid) == 0 else None)(zs.metrics()),
                      timeout=SETTLE_S, what="the state to be marked incomplete")
-        check(value(m, "lmcache:cache_controller_kv_pool_keys_count", ctl.pid) <= 5000,
+        # Memory is what is bounded: keys past the limit are counted, not held.
+        check(value(m, "zmqscope_lmcache_kv_keys_stored", ctl.pid) <= 5000,
               "kept keys within --max-kv-keys")
+        check(value(m, "zmqscope_lmcache_kv_keys_over_limit_total", ctl.pid) > 0,
+              "keys past the limit counted")
         check_eq(value(m, "lmcache:cache_controller_registered_workers_count", ctl.pid), 1,
                  "registered workers still exact")
     finally:
