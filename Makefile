@@ -116,7 +116,8 @@ demo: deps
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) all fixtures $(BUILD)/bench/probe_cost
+	$(MAKE) all fixtures $(BUILD)/bench/probe_cost $(BUILD)/bench/lmcache_model_bench
+	$(BUILD)/bench/lmcache_model_bench > bench/results/lmcache-model.txt
 	./scripts/bench.sh $(BUILD)
 
 # Not part of `bench`: CHURN_SECONDS of controllers started and killed under
