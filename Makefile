@@ -60,6 +60,7 @@ install: $(BUILD)/zmqscope
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/zmqscope
 
 include tests/fixtures/fixtures.mk
+include deploy/toolbox.mk
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(BUILD)/tests
 	$(CC) $(ZS_CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka -lelf -lz -lm
@@ -92,6 +93,7 @@ integration: all fixtures
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) toolbox-check
 	$(MAKE) fuzz-short
 	$(MAKE) integration
 
