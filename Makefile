@@ -13,7 +13,7 @@ ZS_CFLAGS := $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Iinclude -I$(BUILD) -MMD -MP -DZS_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I$(BUILD) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm -lncurses
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
@@ -22,7 +22,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # Modules with no BPF, root or process work: the unit tests link these.
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
-	strbuf json_writer metrics process_selector proc_files errmsg
+	strbuf json_writer metrics process_selector proc_files errmsg top_model
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

@@ -1,0 +1,326 @@
+"""The SRE toolbox against real processes: `zmqscope top` in a real terminal
+(tmux), the Grafana dashboard's queries in a real Prometheus, and the Debian
+package installed and purged on this machine."""
+
+import contextlib
+import json
+import math
+import os
+import re
+import subprocess
+import threading
+import time
+
+from harness import (ROOT, Controller, Metrics, TestFailure, Zmqscope, check, check_eq,
+                     run_zmqscope, wait_for, zmqscope_bin)
+
+
+# ---- a terminal -------------------------------------------------------------
+
+class Tmux:
+    """A detached tmux session on a private server, so nothing else is touched."""
+
+    def __init__(self, width=80, height=24):
+        self.server = f"zmqscope-test-{os.getpid()}"
+        self.target = "top"
+        self._tmux("new-session", "-d", "-s", self.target, "-x", str(width), "-y", str(height),
+                   "env", "-i", "PATH=/usr/bin:/bin", "TERM=screen", "PS1=$ ", "HOME=/tmp",
+                   f"ZMQSCOPE_RUNTIME_DIR={os.environ['ZMQSCOPE_RUNTIME_DIR']}",
+                   "sh")
+
+    def _tmux(self, *args):
+        r = subprocess.run(["tmux", "-L", self.server, *args], capture_output=True, text=True,
+                           timeout=10)
+        check(r.returncode == 0, f"tmux {args[0]} failed: {r.stderr.strip()}")
+        return r.stdout
+
+    def send(self, *keys):
+        self._tmux("send-keys", "-t", self.target, *keys)
+
+    def type_line(self, text):
+        self.send("-l", text)
+        self.send("Enter")
+
+    def screen(self):
+        return self._tmux("capture-pane", "-p", "-t", self.target).split("\n")
+
+    def alternate_on(self):
+        return self._tmux("display-message", "-p", "-t", self.target, "#{alternate_on}").strip()
+
+    def resize(self, width, height):
+        self._tmux("resize-window", "-t", self.target, "-x", str(width), "-y", str(height))
+
+    def close(self):
+        subprocess.run(["tmux", "-L", self.server, "kill-server"], capture_output=True)
+
+
+# ---- reading top's screen ---------------------------------------------------
+
+SOCK_ROW = re.compile(r"^\s*(\d+) (\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)"
+                      r"\s+(\d+) ([01]) ([01])\s*$")
+LAT_ROW = re.compile(r"^(hnd|req)\s+(\d+) (\S+)\s+(\S+)\s+(\d+)\s+(\S+)\s+(\S+)\s+(\S+)\s*$")
+
+
+def parse_screen(lines):
+    """top's two tables: sockets by endpoint, latency by (kind, role, msg_type)."""
+    sockets, latency = {}, {}
+    for line in lines:
+        m = SOCK_ROW.match(line)
+        if m:
+            sockets[m.group(4)] = {"pid": int(m.group(1)), "role": m.group(2),
+                                   "type": m.group(3), "rx_rate": m.group(5),
+                                   "tx_rate": m.group(6), "rxb_rate": m.group(7),
+                                   "txb_rate": m.group(8), "rx_msgs": int(m.group(9)),
+                                   "pending": int(m.group(10)), "active": int(m.group(11))}
+            continue
+        m = LAT_ROW.match(line)
+        if m:
+            latency[(m.group(1), m.group(3), m.group(4))] = {
+                "pid": int(m.group(2)), "count": int(m.group(5)), "rate": m.group(6),
+                "p50": m.group(7), "p99": m.group(8)}
+    return sockets, latency
+
+
+def rate_value(text):
+    """Undoes top_fmt_rate / top_fmt_bytes: '12.3', '4.5K', '1.2M'."""
+    scale = {"K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+    if text == "-":
+        return math.nan
+    if text[-1] in scale:
+        return float(text[:-1]) * scale[text[-1]]
+    return float(text)
+
+
+def quantile(q, buckets):
+    """Prometheus' histogram_quantile over [(le, cumulative)], written independently."""
+    buckets = sorted(buckets)
+    total = buckets[-1][1]
+    if total == 0:
+        return math.nan
+    rank = q * total
+    lo, below = 0.0, 0.0
+    for le, cum in buckets:
+        if cum >= rank:
+            if math.isinf(le):
+                return lo
+            return lo + (le - lo) * (rank - below) / (cum - below) if cum > below else le
+        lo, below = le, cum
+    return lo
+
+
+def fmt_seconds(v):
+    if math.isnan(v):
+        return "-"
+    if v < 1e-3:
+        return f"{v * 1e6:.0f}us"
+    if v < 1:
+        return f"{v * 1e3:.2f}ms"
+    return f"{v:.2f}s"
+
+
+def short_endpoint(ep, width=15):
+    ep = ep[6:] if ep.startswith("tcp://") else ep
+    return ep if len(ep) <= width else "~" + ep[-(width - 1):]
+
+
+def expected_tables(m):
+    """What top must show for exposition m: per endpoint, and per latency series."""
+    sockets = {}
+    for name, labels, value in m.samples:
+        if name == "zmqscope_messages_received_total":
+            ep = short_endpoint(labels["endpoint"])
+            sockets[ep] = sockets.get(ep, 0) + value
+    latency = {}
+    for kind, fam in (("hnd", "zmqscope_handler_duration_seconds"),
+                      ("req", "zmqscope_request_duration_seconds")):
+        series = {}
+        for name, labels, value in m.samples:
+            key = (kind, labels.get("role"), labels.get("msg_type"))
+            if name == fam + "_bucket":
+                series.setdefault(key, {"buckets": []})["buckets"].append(
+                    (float(labels["le"]), value))
+            elif name == fam + "_count":
+                series.setdefault(key, {"buckets": []})["count"] = value
+        for key, s in series.items():
+            latency[key] = {"count": int(s["count"]), "p50": fmt_seconds(quantile(0.5, s["buckets"])),
+                            "p99": fmt_seconds(quantile(0.99, s["buckets"]))}
+    return sockets, latency
+
+
+def instance_id_for(port):
+    rc, out, err = run_zmqscope("status", "--json")
+    check_eq(rc, 0, f"status --json ({err})")
+    for inst in json.loads(out):
+        if inst["status"] and inst["status"]["listen"].endswith(f":{port}"):
+            return inst["id"]
+    raise TestFailure(f"no instance listens on port {port}: {out[:300]}")
+
+
+def wait_screen(term, pred, what, timeout=15):
+    return wait_for(lambda: pred(term.screen()), timeout=timeout, interval=0.2, what=what)
+
+
+def check_counts_match(term, zs, what):
+    """Once traffic has stopped: every count on the screen equals /metrics."""
+    want_sock, want_lat = expected_tables(zs.metrics())
+
+    def matches(lines):
+        got_sock, got_lat = parse_screen(lines)
+        if {ep: s["rx_msgs"] for ep, s in got_sock.items()} != want_sock:
+            return None
+        shown = {k: {"count": v["count"], "p50": v["p50"], "p99": v["p99"]}
+                 for k, v in got_lat.items()}
+        if not shown or any(want_lat.get(k) != v for k, v in shown.items()):
+            return None
+        return got_sock, got_lat
+    try:
+        return wait_screen(term, matches, what, timeout=10)
+    except TestFailure:
+        raise TestFailure(f"{what}: screen {parse_screen(term.screen())} vs /metrics "
+                          f"{want_sock} {want_lat}")
+
+
+def test_top_reads_an_instance_in_a_terminal():
+    """top ID under tmux: rates under load and counts at rest match /metrics; keys sort;
+    a resize redraws; q restores the terminal."""
+    ctl = Controller()
+    zs = Zmqscope("--pid", str(ctl.pid))
+    term = Tmux(80, 24)
+    load_done = threading.Event()
+    stop_load, lock, threads = threading.Event(), threading.Lock(), []
+    try:
+        first = ctl.load(pushes=50, requests=20, heartbeats=10)
+        ident = instance_id_for(zs.port)
+        term.type_line("clear; echo BEFORE-TOP")
+        wait_screen(term, lambda l: "BEFORE-TOP" in l[0], "the shell")
+        term.type_line(f"{zmqscope_bin()} top {ident} --interval 2")
+        wait_screen(term, lambda l: l[0].startswith("zmqscope top  instance"), "top's title")
+        check_eq(term.alternate_on(), "1", "top runs on the alternate screen")
+
+        # Under load: the reply socket's rate on screen against /metrics' own delta.
+        reply_ep = short_endpoint(ctl.reply)
+        sent = {"push_frames": 0, "requests": 0, "heartbeats": 0}
+
+        def load():
+            # Rounds of load until told to stop: steady traffic for as long as needed.
+            try:
+                while not stop_load.is_set():
+                    r = ctl.load(pushes=1000, push_workers=1, requests=1000, req_workers=2,
+                                 heartbeats=100)
+                    with lock:
+                        for k in sent:
+                            sent[k] += r[k]
+            finally:
+                load_done.set()
+        # Two overlapping loops, so one's start-up gap is covered by the other.
+        threads += [threading.Thread(target=load) for _ in range(2)]
+        for t in threads:
+            t.start()
+        compared = 0
+        deadline = time.monotonic() + 60
+        while compared < 3 and time.monotonic() < deadline:
+            m1, t1 = zs.metrics(), time.monotonic()
+            time.sleep(2.0)
+            lines = term.screen()
+            m2, t2 = zs.metrics(), time.monotonic()
+            check(not load_done.is_set(), "the load stopped early")
+            truth = (m2.socket_value("zmqscope_messages_received_total", ctl.reply) -
+                     m1.socket_value("zmqscope_messages_received_total", ctl.reply)) / (t2 - t1)
+            got, _ = parse_screen(lines)
+            check(reply_ep in got, f"the reply socket on screen: {lines}")
+            shown = rate_value(got[reply_ep]["rx_rate"])
+            if truth < 50:
+                continue
+            check(abs(shown - truth) <= 0.35 * truth,
+                  f"reply RX/s on screen {shown} vs /metrics {truth:.1f}")
+            # The controller replies to each request: TX/s tracks RX/s.
+            check(rate_value(got[reply_ep]["tx_rate"]) > 0, "reply TX/s under load")
+            check(rate_value(got[reply_ep]["rxb_rate"]) > shown, "reply RXB/s under load")
+            compared += 1
+            print(f"    top RX/s {shown} vs /metrics {truth:.1f}")
+        stop_load.set()
+        for t in threads:
+            t.join(timeout=120)
+        check(compared >= 1, "no moment under load to compare rates at")
+        ctl.quiesce(expect_pull_frames=first["push_frames"] + sent["push_frames"],
+                    expect_reply=30 + sent["requests"] + sent["heartbeats"])
+        got_sock, _ = check_counts_match(term, zs, "counts at rest")
+        check_eq(got_sock[reply_ep]["rx_msgs"], 20 + sent["requests"], "reply messages vs load")
+
+        # Sorting by endpoint.
+        term.send("e")
+        lines = wait_screen(term, lambda l: "sort endpoint" in l[0] and l, "sort by endpoint")
+        order = [row for row in (SOCK_ROW.match(x) for x in lines) if row]
+        eps = [r.group(4) for r in order]
+        check_eq(eps, sorted(eps), "socket rows sorted by endpoint")
+        term.send("r")
+        lines = wait_screen(term, lambda l: "sort endpoint rev" in l[0] and l, "reversed")
+        eps = [r.group(4) for r in (SOCK_ROW.match(x) for x in lines) if r]
+        check_eq(eps, sorted(eps, reverse=True), "reversed order")
+
+        # A bigger window redraws: the key line moves to the new last row and
+        # every latency series fits.
+        term.resize(100, 30)
+        lines = wait_screen(term, lambda l: len(l) >= 30 and l[29].startswith("q quit") and l,
+                            "redraw at 100x30")
+        _, want_lat = expected_tables(zs.metrics())
+        check_eq(len(parse_screen(lines)[1]), len(want_lat), "latency rows at 100x30")
+        term.resize(80, 24)
+        wait_screen(term, lambda l: l[23].startswith("q quit"), "redraw at 80x24")
+        check(all(len(x) <= 80 for x in term.screen()), "nothing wider than 80 columns")
+
+        term.send("q")
+        lines = wait_screen(term, lambda l: "BEFORE-TOP" in "\n".join(l) and l,
+                            "the shell's screen back")
+        check_eq(term.alternate_on(), "0", "alternate screen left")
+        check(not any("zmqscope top  instance" in x or x.startswith("LAT ") for x in lines),
+              f"top left nothing on the normal screen: {lines}")
+    finally:
+        stop_load.set()
+        for t in threads:
+            t.join(timeout=120)
+        term.close()
+        zs.close()
+        ctl.close()
+
+
+def test_top_attaches_by_itself():
+    """top --pid attaches its own probes; its counts equal the controller's truth."""
+    ctl = Controller()
+    term = Tmux(80, 24)
+    try:
+        term.type_line(f"{zmqscope_bin()} top --pid {ctl.pid} --interval 0.5")
+        wait_screen(term, lambda l: l[0].startswith("zmqscope top  attached"), "top's title")
+        wait_screen(term, lambda l: "targets: 1 up" in l[1], "the target attached")
+        sent = ctl.load(pushes=200, requests=40, heartbeats=10)
+        truth = ctl.quiesce(expect_pull_frames=sent["push_frames"], expect_reply=50)
+
+        def shown(lines):
+            sockets, _ = parse_screen(lines)
+            got = {ep: s["rx_msgs"] for ep, s in sockets.items()}
+            want = {short_endpoint(ctl.pull): sent["pushes"],
+                    short_endpoint(ctl.reply): 40, short_endpoint(ctl.heartbeat): 10}
+            return got if all(got.get(k) == v for k, v in want.items()) else None
+        try:
+            wait_screen(term, shown, "top's counts to reach the load's")
+        except TestFailure:
+            raise TestFailure(f"screen {parse_screen(term.screen())[0]} vs sent {sent['pushes']}")
+        check_eq(truth["lmcache"]["reply_socket_message_count"], 50, "fixture's own count")
+        term.send("q")
+        wait_screen(term, lambda l: term.alternate_on() == "0", "top to quit")
+    finally:
+        term.close()
+        ctl.close()
+
+
+def test_top_refuses_without_a_terminal():
+    rc, out, err = run_zmqscope("top")
+    check_eq(rc, 2, "exit code without a terminal")
+    check("needs a terminal" in err and err.count("\n") == 1, f"one-line error: {err!r}")
+
+
+TESTS = [
+    test_top_reads_an_instance_in_a_terminal,
+    test_top_attaches_by_itself,
+    test_top_refuses_without_a_terminal,
+]
