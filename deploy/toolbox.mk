@@ -1,7 +1,7 @@
 # The SRE toolbox: Prometheus rules, man page, bash completion, Debian package.
 # Included by the Makefile; `make toolbox-check` runs the fast, root-free checks.
-.PHONY: toolbox-check rules-test man-test
-toolbox-check: rules-test man-test
+.PHONY: toolbox-check rules-test man-test completion-test
+toolbox-check: rules-test man-test completion-test
 
 RULES := deploy/prometheus/zmqscope-rules.yml
 MANPAGE := docs/zmqscope.8
@@ -12,3 +12,6 @@ rules-test:
 
 man-test: $(BUILD)/zmqscope
 	/usr/bin/python3 tests/toolbox/test_manpage.py $(BUILD)/zmqscope $(MANPAGE)
+
+completion-test: $(BUILD)/zmqscope
+	tests/toolbox/test_completion.sh $(BUILD)/zmqscope
