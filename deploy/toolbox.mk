@@ -1,7 +1,7 @@
 # The SRE toolbox: Prometheus rules, man page, bash completion, Debian package.
 # Included by the Makefile; `make toolbox-check` runs the fast, root-free checks.
-.PHONY: toolbox-check rules-test man-test completion-test
-toolbox-check: rules-test man-test completion-test
+.PHONY: toolbox-check rules-test man-test completion-test dashboard-check
+toolbox-check: rules-test man-test completion-test dashboard-check
 
 RULES := deploy/prometheus/zmqscope-rules.yml
 MANPAGE := docs/zmqscope.8
@@ -15,3 +15,7 @@ man-test: $(BUILD)/zmqscope
 
 completion-test: $(BUILD)/zmqscope
 	tests/toolbox/test_completion.sh $(BUILD)/zmqscope
+
+# The dashboard is generated; its queries are run by tests/integration/test_toolbox.py.
+dashboard-check:
+	/usr/bin/python3 deploy/grafana/make_dashboard.py --check
