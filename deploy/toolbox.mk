@@ -19,3 +19,10 @@ completion-test: $(BUILD)/zmqscope
 # The dashboard is generated; its queries are run by tests/integration/test_toolbox.py.
 dashboard-check:
 	/usr/bin/python3 deploy/grafana/make_dashboard.py --check
+
+# A binary package from the built tree (scripts/build-deb.sh); lintian must be clean.
+DEB = $(BUILD)/zmqscope_$(VERSION)_$(shell dpkg --print-architecture).deb
+.PHONY: deb
+deb: $(BUILD)/zmqscope
+	./scripts/build-deb.sh $(BUILD) $(VERSION)
+	lintian --fail-on error,warning $(DEB)

@@ -462,9 +462,80 @@ def test_dashboard_panels_return_series():
         ctl.close()
 
 
+# ---- the Debian package -------------------------------------------------------
+
+SNAPSHOT_ROOTS = ["/usr", "/etc", "/var/lib/dpkg/info", "/var/lib/systemd"]
+
+
+def file_list():
+    """Every path under the places a package can leave files (/lib is /usr/lib here)."""
+    r = subprocess.run(["find", *SNAPSHOT_ROOTS, "-xdev"], capture_output=True, text=True,
+                       timeout=300)
+    return set(r.stdout.splitlines())
+
+
+def run(argv, **kw):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_deb_installs_verifies_and_purges():
+    """make deb's package: lintian finds no error, it installs, zmqscope --version and
+    systemd-analyze verify work from it, and purging leaves no file behind."""
+    state = run(["dpkg-query", "-W", "-f=${Status}", "zmqscope"])
+    check("installed" not in state.stdout,
+          "a zmqscope package is installed on this machine: purge it first (dpkg -P zmqscope)")
+    version = run([zmqscope_bin(), "--version"]).stdout.split()[-1]
+    built = run([os.path.join(ROOT, "scripts", "build-deb.sh"), os.path.dirname(zmqscope_bin()),
+                 version])
+    check_eq(built.returncode, 0, f"build-deb.sh: {built.stderr}")
+    deb = built.stdout.strip().splitlines()[-1]
+    lint = run(["lintian", "--fail-on", "error", deb])
+    print("    lintian: " + (lint.stdout.strip().replace("\n", "; ") or "no tags"))
+    check_eq(lint.returncode, 0, f"lintian errors: {lint.stdout}")
+    control = run(["dpkg-deb", "-f", deb, "Depends"]).stdout
+    for lib in ("libbpf1", "libelf1", "libmicrohttpd12", "libncurses6", "libc6"):
+        check(lib in control, f"Depends names {lib}: {control}")
+
+    before = file_list()
+    installed = False
+    try:
+        r = run(["dpkg", "-i", deb])
+        check_eq(r.returncode, 0, f"dpkg -i: {r.stderr}")
+        installed = True
+        listed = set(run(["dpkg", "-L", "zmqscope"]).stdout.split())
+        for path in ("/usr/sbin/zmqscope", "/usr/share/man/man8/zmqscope.8.gz",
+                     "/lib/systemd/system/zmqscope.service",
+                     "/usr/share/bash-completion/completions/zmqscope",
+                     "/usr/share/zmqscope/zmqscope.json",
+                     "/usr/share/zmqscope/zmqscope-rules.yml"):
+            check(path in listed and os.path.exists(path), f"{path} installed")
+        r = run(["/usr/sbin/zmqscope", "--version"])
+        check_eq((r.returncode, r.stdout.strip()), (0, f"zmqscope {version}"), "--version")
+        r = run(["systemd-analyze", "verify", "/lib/systemd/system/zmqscope.service"])
+        check_eq(r.returncode, 0, f"systemd-analyze verify: {r.stderr}")
+        check("zmqscope.service" not in r.stderr, f"unit warnings: {r.stderr}")
+        r = run(["man", "-w", "zmqscope"])
+        check_eq(r.stdout.strip(), "/usr/share/man/man8/zmqscope.8.gz", "man finds the page")
+        r = run(["promtool", "check", "rules", "/usr/share/zmqscope/zmqscope-rules.yml"])
+        check_eq(r.returncode, 0, f"installed rules: {r.stdout}{r.stderr}")
+        r = run(["bash", "-c", ". /usr/share/bash-completion/completions/zmqscope && "
+                 "complete -p zmqscope"])
+        check("_zmqscope" in r.stdout, f"completion loads: {r.stdout}{r.stderr}")
+    finally:
+        if installed:
+            r = run(["dpkg", "--purge", "zmqscope"])
+            check_eq(r.returncode, 0, f"dpkg --purge: {r.stderr}")
+    after = file_list()
+    check_eq(sorted(after - before), [], "files left after purge")
+    check_eq(sorted(before - after), [], "files removed by install and purge")
+    state = run(["dpkg-query", "-W", "-f=${Status}", "zmqscope"])
+    check("installed" not in state.stdout, f"dpkg still knows it: {state.stdout}")
+
+
 TESTS = [
     test_top_reads_an_instance_in_a_terminal,
     test_top_attaches_by_itself,
     test_top_refuses_without_a_terminal,
     test_dashboard_panels_return_series,
+    test_deb_installs_verifies_and_purges,
 ]
