@@ -588,6 +588,10 @@ static error_t parse_top_key(int key, char *arg, struct argp_state *state)
 		if (o->instance_id && (o->npids || o->nnames || o->nports))
 			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
 					"give an instance ID or --pid/--name/--port, not both");
+		else if (o->user)
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"top --user: top keeps its privileges to attach; read a "
+					"daemon with 'top ID' instead, which needs none");
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
