@@ -328,6 +328,9 @@ PROMETHEUS_CONFIG = """
 global:
   scrape_interval: 1s
   scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - {rules}
 scrape_configs:
   - job_name: zmqscope
     static_configs:
@@ -342,6 +345,7 @@ STATE_GAUGES = ["registered_workers_count", "kv_pool_keys_count",
 # Grafana's $__rate_interval with a 1 s scrape interval is 4 s at least; a
 # wider window keeps the instant queries steady.
 RATE_INTERVAL = "30s"
+RULES = os.path.join(ROOT, "deploy", "prometheus", "zmqscope-rules.yml")
 
 
 class LoadLoop:
@@ -399,7 +403,7 @@ def test_dashboard_panels_return_series():
         with tempdir() as d:
             cfg = os.path.join(d, "prometheus.yml")
             with open(cfg, "w") as f:
-                f.write(PROMETHEUS_CONFIG.format(port=zs.port))
+                f.write(PROMETHEUS_CONFIG.format(port=zs.port, rules=RULES))
             web = free_port()
             prom = Process(["prometheus", f"--config.file={cfg}",
                             f"--storage.tsdb.path={d}/data",
@@ -453,6 +457,32 @@ def test_dashboard_panels_return_series():
             check(not bad, f"panels without series: {bad}")
             check(sum(1 for r in report if r[2] == "ok") >= len(report) - len(STATE_GAUGES),
                   "at most the state gauges may be empty")
+
+            # The rules on the same real series: recordings exist, nothing alerts
+            # while all is well, and a controller that exits is noticed.
+            pid = str(ctl.pid)
+            for record, want in (("zmqscope:messages_received:rate5m", 3),
+                                 ("zmqscope:bytes_received:rate5m", 3),
+                                 ("zmqscope:map_fill:ratio", 6)):
+                got = wait_for(lambda: series(f'{record}{{pid=~"{pid}|"}}'), timeout=20,
+                               what=f"recording rule {record}")
+                check_eq(len(got), want, f"{record} series")
+            p99 = wait_for(lambda: series("zmqscope:handler_duration_seconds:p99_5m"),
+                           timeout=20, what="p99 recording")
+            check_eq(sorted(r["metric"]["msg_type"] for r in p99), sorted(
+                v for v in values["msg_type"].strip("()").split("|")), "p99 per msg_type")
+            check(all(0 < float(r["value"][1]) < 0.5 for r in p99),
+                  f"p99s between 0 and the alert's 0.5 s: {[r['value'][1] for r in p99]}")
+            alerts = get("alerts")["alerts"]
+            check_eq([a["labels"]["alertname"] for a in alerts], [], "alerts while healthy")
+            load.stop()
+            load = None
+            ctl.close()
+            alert = wait_for(lambda: [a for a in get("alerts")["alerts"]
+                                      if a["labels"]["alertname"] == "ZmqscopeTargetDown"],
+                             timeout=20, interval=0.5, what="ZmqscopeTargetDown")
+            check_eq((alert[0]["labels"]["pid"], alert[0]["state"]), (pid, "pending"),
+                     "the exited controller's alert (pending for its 1m)")
     finally:
         if load:
             load.stop()
