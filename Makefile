@@ -13,7 +13,7 @@ ZS_CFLAGS := $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Iinclude -I$(BUILD) -MMD -MP -DZS_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I$(BUILD) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm -lmsgpackc
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm -lmsgpackc -lncurses
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
@@ -23,7 +23,7 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # Modules with no BPF, root or process work: the unit tests link these.
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
 	strbuf json_writer metrics metrics_lmcache process_selector proc_files errmsg frame_assembler \
-	kv_keyset lmcache_messages lmcache_model
+	kv_keyset lmcache_messages lmcache_model top_model
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -61,6 +61,7 @@ install: $(BUILD)/zmqscope
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/zmqscope
 
 include tests/fixtures/fixtures.mk
+include deploy/toolbox.mk
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(BUILD)/tests
 	$(CC) $(ZS_CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka -lelf -lz -lm -lmsgpackc
@@ -108,6 +109,7 @@ integration: all fixtures
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) toolbox-check
 	$(MAKE) fuzz-short
 	$(MAKE) integration
 

@@ -29,6 +29,7 @@ enum zs_command {
 	ZS_CMD_STOP,
 	ZS_CMD_STATUS,
 	ZS_CMD_LIST,
+	ZS_CMD_TOP,
 };
 
 struct zs_label {
@@ -88,6 +89,8 @@ struct zs_options {
 	bool all;
 	bool purge;
 	bool json;
+	/* top: refresh period */
+	unsigned top_interval_ms;
 	/* set by `start` for its daemon: where maps and links are pinned */
 	char pin_dir[256];
 	/* the command's arguments as given, which identify a daemon across restarts */

@@ -7,7 +7,8 @@ PKGS="make gcc clang libclang-rt-dev llvm pkg-config bpftool libbpf-dev libelf-d
 libmicrohttpd-dev libcmocka-dev libzmq3-dev \
 python3 python3-zmq python3-msgpack python3-prometheus-client \
 prometheus curl util-linux libcap2-bin bpftrace binutils \
-libmsgpack-dev"
+libmsgpack-dev \
+libncurses-dev tmux man-db groff lintian dpkg-dev"
 
 missing=""
 for p in $PKGS; do

@@ -260,6 +260,7 @@ enum {
 	OPT_MAX_KV_KEYS,
 	OPT_TAP_RING_KB,
 	OPT_NO_LMCACHE_STATE,
+	OPT_INTERVAL,
 };
 
 struct parse_state {
@@ -574,6 +575,83 @@ static error_t parse_query_key(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* top: `top [ID]` reads an instance; with selectors it attaches by itself. */
+static const struct argp_option top_options[] = {
+	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Refresh every SECONDS (0.2-60, default 1)", 0 },
+	{ 0 },
+};
+
+static error_t parse_top_attach_key(int key, char *arg, struct argp_state *state)
+{
+	/* The ID and the "no selector" check belong to top's own parser. */
+	if (key == ARGP_KEY_ARG || key == ARGP_KEY_END)
+		return ARGP_ERR_UNKNOWN;
+	return parse_attach_key(key, arg, state);
+}
+
+static const struct argp top_attach_argp = { .options = attach_options,
+					     .parser = parse_top_attach_key };
+
+static const struct argp_child top_children[] = {
+	{ &top_attach_argp, 0, "Attaching by itself (instead of reading an instance):", 4 },
+	{ 0 },
+};
+
+static error_t parse_top_key(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct zs_options *o = ps->o;
+	char *end;
+	double v;
+
+	if (key == ARGP_KEY_INIT) {
+		state->child_inputs[0] = ps;
+		return 0;
+	}
+	if (ps->rc)
+		return 0;
+	switch (key) {
+	case OPT_INTERVAL:
+		v = strtod(arg, &end);
+		if (end == arg || *end || !(v >= 0.2 && v <= 60))
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"--interval '%s': expected seconds between 0.2 and 60", arg);
+		else
+			o->top_interval_ms = (unsigned)(v * 1000 + 0.5);
+		break;
+	case ARGP_KEY_ARG:
+		if (o->instance_id)
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL, "top takes one instance ID");
+		else
+			o->instance_id = arg;
+		break;
+	case ARGP_KEY_END:
+		if (o->instance_id && (o->npids || o->nnames || o->nports))
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"give an instance ID or --pid/--name/--port, not both");
+		else if (o->user)
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"top --user: top keeps its privileges to attach; read a "
+					"daemon with 'top ID' instead, which needs none");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp top_argp = {
+	.options = top_options,
+	.parser = parse_top_key,
+	.args_doc = "[ID]\n(--pid PID | --name REGEX | --port PORT)...",
+	.doc = "A live terminal view: per socket, message and byte rates, pending and active; "
+	"per message type, p50 and p99 handler and request latency.  With an ID (or none, "
+	"when one instance runs) it reads that instance's /metrics; with selectors it "
+	"attaches by itself.\vKeys: m, b, l, p, e sort by message rate, byte rate, p99 "
+	"latency, pid, endpoint; r reverses; q quits.",
+	.children = top_children,
+};
+
 static const struct argp run_argp = {
 	.options = attach_options,
 	.parser = parse_attach_key,
@@ -623,6 +701,7 @@ static const struct {
 	{ "run", ZS_CMD_RUN, &run_argp },	  { "start", ZS_CMD_START, &start_argp },
 	{ "stop", ZS_CMD_STOP, &stop_argp },	  { "status", ZS_CMD_STATUS, &status_argp },
 	{ "list", ZS_CMD_LIST, &list_argp },
+	{ "top", ZS_CMD_TOP, &top_argp },
 };
 
 static void print_top_help(FILE *f)
@@ -636,7 +715,8 @@ static void print_top_help(FILE *f)
 		"  start    the same, as a background daemon\n"
 		"  stop     stop a daemon (ID or --all)\n"
 		"  status   show running instances, probes and maps\n"
-		"  list     list processes that map libzmq\n\n"
+		"  list     list processes that map libzmq\n"
+		"  top      a live terminal view of an instance or of selected processes\n\n"
 		"'zmqscope COMMAND --help' describes each command.  --version prints the version.\n");
 }
 
@@ -653,6 +733,7 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	o->ttl_seconds = ZS_DEFAULT_TTL_SECONDS;
 	o->max_kv_keys = ZS_DEFAULT_MAX_KV_KEYS;
 	o->tap_ring_kb = ZS_DEFAULT_TAP_RING_KB;
+	o->top_interval_ms = 1000;
 	parse_listen(ZS_DEFAULT_LISTEN, &o->listen, err, errlen);
 	err[0] = '\0';
 
