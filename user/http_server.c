@@ -14,13 +14,17 @@
 #include <unistd.h>
 
 #include "exposition.h"
+#include "http_guard.h"
 
-#define CONNECTION_TIMEOUT_S 10
-#define CONNECTION_LIMIT 512
+#define CONNECTION_TIMEOUT_S 10 /* idle; http_guard bounds a whole request */
 #define CONNECTION_MEMORY 32768 /* request line and headers; larger gets 4xx */
+
+/* Marks a request that served /metrics (its *con_cls), for the guard. */
+static char scrape_served;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	struct http_guard *guard;
 	struct http_routes routes;
 	bool control;
 	char unix_path[108];
@@ -75,7 +79,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 	(void)version;
 	(void)upload_data;
-	(void)state;
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		/* Answer at once: nothing here accepts a body. */
 		*upload_size = 0;
@@ -89,6 +92,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			strbuf_puts(&body, "out of memory rendering metrics\n");
 			return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain", &body);
 		}
+		*state = &scrape_served;
 		return reply(c, MHD_HTTP_OK, EXPO_CONTENT_TYPE, &body);
 	}
 	if (!s->control && !strcmp(url, "/healthz")) {
@@ -107,6 +111,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	strbuf_puts(&body, "not found; try /metrics\n");
 	return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", &body);
+}
+
+static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct http_server *s = cls;
+
+	return http_guard_admit(s->guard, addr, len) ? MHD_YES : MHD_NO;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *s = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		http_guard_opened(s->guard, c, socket_context);
+	else
+		http_guard_closed(s->guard, socket_context);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **state,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+
+	http_guard_request_done(s->guard, c,
+				toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && *state == &scrape_served);
+	*state = NULL;
 }
 
 static void quiet_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -130,16 +162,26 @@ struct http_server *http_server_serve(int fd, const struct http_routes *r, bool 
 	s->control = control;
 	if (unix_path)
 		snprintf(s->unix_path, sizeof(s->unix_path), "%s", unix_path);
+	s->guard = http_guard_new();
+	if (!s->guard) {
+		snprintf(err, errlen, "cannot start the HTTP server: %s", strerror(errno));
+		close(fd);
+		free(s);
+		return NULL;
+	}
 	s->daemon = MHD_start_daemon(
-		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, on_accept, s,
 		on_request, s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)CONNECTION_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)CONNECTION_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(unsigned)HTTP_GUARD_TOTAL, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)HTTP_GUARD_PER_IP, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		(size_t)CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, quiet_mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->daemon) {
 		snprintf(err, errlen, "cannot start the HTTP server");
 		close(fd);
+		http_guard_free(s->guard);
 		free(s);
 		return NULL;
 	}
@@ -223,6 +265,7 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	MHD_stop_daemon(s->daemon); /* closes the listening socket too */
+	http_guard_free(s->guard);
 	if (s->unix_path[0])
 		unlink(s->unix_path);
 	free(s);
