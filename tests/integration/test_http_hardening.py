@@ -1,19 +1,29 @@
-"""The HTTP endpoint under hostile clients (issue 12, defect 12: slowloris).
+"""The HTTP endpoint under hostile clients, and secured (issue 12).
 
-A slowloris client opens many connections and sends one header line at a
-time, never finishing a request.  libmicrohttpd's timeout is an idle one, so
-each trickled byte used to keep a slot forever.  These tests run the attack
-on loopback for a bounded time and scrape from another loopback address
-meanwhile.
+Slowloris (defect 12): a client opens many connections and sends one header
+line at a time, never finishing a request.  libmicrohttpd's timeout is an
+idle one, so each trickled byte used to keep a slot forever.  These tests run
+the attack on loopback for a bounded time and scrape from another loopback
+address meanwhile.
+
+--web.config.file: TLS, mTLS and basic auth in the exporter-toolkit format,
+checked with a real Prometheus, openssl-made certificates and htpasswd-made
+bcrypt hashes.
 """
 
+import base64
 import http.client
+import json
+import os
 import resource
 import selectors
 import socket
+import ssl
+import subprocess
 import time
 
-from harness import Metrics, TestFailure, Zmqscope, check, check_eq, wait_for
+from harness import (Controller, Metrics, Process, TestFailure, Zmqscope, check, check_eq,
+                     free_port, http_get, lmcache, run_zmqscope, tempdir, wait_for)
 
 # Mirrors include/http_guard.h.
 PER_IP = 16
@@ -239,7 +249,218 @@ def test_slowloris_from_many_addresses_leaves_room_for_scrapers():
         zs.close()
 
 
+# ---- --web.config.file -----------------------------------------------------
+
+USER, PASSWORD = "prometheus", "scrape-pass"
+
+
+def openssl(*args, cwd):
+    r = subprocess.run(["openssl", *args], cwd=cwd, capture_output=True, text=True)
+    check_eq(r.returncode, 0, f"openssl {' '.join(args[:2])}: {r.stderr[-500:]}")
+
+
+def make_pki(d):
+    """A server certificate for 127.0.0.1, a client CA, a client it signed, and a stranger."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"]
+    openssl("req", "-x509", *ec, "-subj", "/CN=zmqscope", "-addext",
+            "subjectAltName=IP:127.0.0.1", "-keyout", "server.key", "-out", "server.crt", cwd=d)
+    openssl("req", "-x509", *ec, "-subj", "/CN=zmqscope-test-ca", "-keyout", "ca.key",
+            "-out", "ca.crt", cwd=d)
+    openssl("req", *ec[:5], "-subj", "/CN=prometheus", "-keyout", "client.key", "-out",
+            "client.csr", cwd=d)
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", "client.crt", cwd=d)
+    openssl("req", "-x509", *ec, "-subj", "/CN=prometheus", "-keyout", "rogue.key", "-out",
+            "rogue.crt", cwd=d)
+
+
+def bcrypt_hash(password):
+    """htpasswd's bcrypt (apr-util's implementation, independent of libxcrypt)."""
+    r = subprocess.run(["htpasswd", "-nbB", "-C", "8", USER, password], capture_output=True,
+                       text=True)
+    check_eq(r.returncode, 0, f"htpasswd: {r.stderr}")
+    h = r.stdout.strip().split(":", 1)[1]
+    check(h.startswith("$2y$08$"), f"htpasswd made a bcrypt hash: {h}")
+    return h
+
+
+def https(port, path, d, auth=None, cert=None, timeout=5.0):
+    """GET over TLS, verifying the server against server.crt: (status, headers, body)."""
+    ctx = ssl.create_default_context(cafile=os.path.join(d, "server.crt"))
+    if cert:
+        ctx.load_cert_chain(os.path.join(d, cert + ".crt"), os.path.join(d, cert + ".key"))
+    c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=ctx)
+    headers = {}
+    if auth:
+        headers["Authorization"] = "Basic " + base64.b64encode(
+            f"{auth[0]}:{auth[1]}".encode()).decode()
+    try:
+        c.request("GET", path, headers=headers)
+        r = c.getresponse()
+        return r.status, dict(r.headers), r.read().decode()
+    finally:
+        c.close()
+
+
+def refused(fn):
+    """fn() must fail below HTTP: no status line ever comes back."""
+    try:
+        got = fn()
+    except (OSError, ssl.SSLError, http.client.HTTPException) as e:
+        return type(e).__name__
+    raise TestFailure(f"expected the connection to fail, got {got[:2]}")
+
+
+PROMETHEUS_TLS_CONFIG = """
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+scrape_configs:
+  - job_name: zmqscope
+    scheme: https
+    tls_config: {{ca_file: '{d}/server.crt'}}
+    basic_auth: {{username: '{user}', password: '{password}'}}
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+  - job_name: wrong_password
+    scheme: https
+    tls_config: {{ca_file: '{d}/server.crt'}}
+    basic_auth: {{username: '{user}', password: 'not-{password}'}}
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+"""
+
+
+def test_prometheus_scrapes_over_tls_with_basic_auth():
+    """A real Prometheus scrapes over TLS with basic auth; wrong or no password gets 401."""
+    ctl = Controller()
+    zs = prom = None
+    with tempdir() as d:
+        try:
+            make_pki(d)
+            with open(os.path.join(d, "web.yml"), "w") as f:
+                f.write("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                        f"basic_auth_users:\n  {USER}: '{bcrypt_hash(PASSWORD)}'\n")
+            zs = Zmqscope("--pid", str(ctl.pid), args=["--web.config.file", f"{d}/web.yml"],
+                          wait_targets=0)
+
+            def scope():
+                status, _, body = https(zs.port, "/metrics", d, auth=(USER, PASSWORD))
+                check_eq(status, 200, "authorized /metrics")
+                return Metrics(body)
+            wait_for(lambda: scope().total("zmqscope_target_up") >= 1, timeout=30,
+                     what="zmqscope to attach, seen over TLS")
+            sent = ctl.load(pushes=300, requests=40, heartbeats=20)
+            ctl.quiesce(expect_pull_frames=sent["push_frames"], expect_reply=60)
+
+            status, headers, body = https(zs.port, "/metrics", d, auth=(USER, "wrong"))
+            check_eq(status, 401, "wrong password")
+            check(headers.get("WWW-Authenticate", "").startswith("Basic "),
+                  f"401 asks for Basic auth: {headers}")
+            check("zmqscope_" not in body, "no metrics in the 401")
+            check_eq(https(zs.port, "/metrics", d, auth=("nobody", PASSWORD))[0], 401,
+                     "unknown user")
+            check_eq(https(zs.port, "/metrics", d)[0], 401, "no credentials")
+            check_eq(https(zs.port, "/", d)[0], 401, "the index needs auth too")
+            check_eq(https(zs.port, "/healthz", d)[:3:2], (200, "ok\n"),
+                     "/healthz answers without auth")
+            why = refused(lambda: http_get(f"http://127.0.0.1:{zs.port}/metrics"))
+            check(zs.process.alive(), "plain HTTP to the TLS port leaves zmqscope up")
+
+            cfg = os.path.join(d, "prometheus.yml")
+            with open(cfg, "w") as f:
+                f.write(PROMETHEUS_TLS_CONFIG.format(port=zs.port, d=d, user=USER,
+                                                     password=PASSWORD))
+            web = free_port()
+            prom = Process(["prometheus", f"--config.file={cfg}",
+                            f"--storage.tsdb.path={d}/data",
+                            f"--web.listen-address=127.0.0.1:{web}", "--log.level=warn"])
+
+            def query(expr):
+                _, _, out = http_get(f"http://127.0.0.1:{web}/api/v1/query?query={expr}")
+                return {r["metric"].get("__name__", expr): float(r["value"][1])
+                        for r in json.loads(out)["data"]["result"]}
+
+            expected = lmcache(scope(), ctl.pid)
+            check_eq(expected["pull_socket_message_count"], sent["push_frames"],
+                     "zmqscope's pull frames against the fixture's")
+            for name, want in expected.items():
+                full = f"lmcache:cache_controller_{name}"
+                got = wait_for(lambda: query(f'{full}{{pid="{ctl.pid}",job="zmqscope"}}'),
+                               timeout=30, what=f"Prometheus to have {full}")
+                check_eq(list(got.values()), [want], f"Prometheus' {full}")
+            check_eq(list(wait_for(lambda: query('up{job="zmqscope"}'),
+                                   what="up").values()), [1.0], "the TLS+auth job is up")
+            check_eq(list(wait_for(lambda: query('up{job="wrong_password"}'),
+                                   what="up").values()), [0.0], "the wrong password job is down")
+            print(f"    Prometheus read {len(expected)} gauges over TLS; plain HTTP: {why}")
+        finally:
+            if prom:
+                prom.stop()
+            if zs:
+                zs.close()
+            ctl.close()
+
+
+def test_mtls_rejects_clients_without_a_valid_cert():
+    """client_ca_file + RequireAndVerifyClientCert: no cert, or a cert from elsewhere, fails."""
+    with tempdir() as d:
+        make_pki(d)
+        with open(os.path.join(d, "web.yml"), "w") as f:
+            f.write("tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n"
+                    "  client_ca_file: ca.crt\n  client_auth_type: RequireAndVerifyClientCert\n")
+        zs = Zmqscope(*NO_TARGET, args=["--web.config.file", f"{d}/web.yml"], wait_targets=0)
+        try:
+            status, _, body = wait_for(lambda: https(zs.port, "/metrics", d, cert="client"),
+                                       what="zmqscope to serve over mTLS")
+            check_eq(status, 200, "a client with a certificate from the CA")
+            Metrics(body)
+            no_cert = refused(lambda: https(zs.port, "/metrics", d))
+            rogue = refused(lambda: https(zs.port, "/metrics", d, cert="rogue"))
+            refused(lambda: https(zs.port, "/healthz", d))
+            check_eq(https(zs.port, "/healthz", d, cert="client")[0], 200, "/healthz with a cert")
+            check(zs.process.alive(), "zmqscope is up")
+            print(f"    no certificate: {no_cert}; a self-signed one: {rogue}")
+        finally:
+            zs.close()
+
+
+def test_bad_web_config_exits_before_attaching():
+    """A bad --web.config.file is one line on stderr and exit 1, before any probe."""
+    ctl = Controller()
+    try:
+        with tempdir() as d:
+            make_pki(d)
+            cases = {
+                "tls_server_config:\n  cert_file: server.crt\n  keyfile: server.key\n":
+                    "unknown key 'tls_server_config.keyfile'",
+                "tls_server_config:\n  cert_file: server.crt\n  key_file: ca.key\n":
+                    "not a PEM certificate and its private key",
+                "basic_auth_users:\n  prometheus: secret\n":
+                    "the hash of 'prometheus' is not bcrypt",
+                "tls_server_config:\n  cert_file: gone.crt\n  key_file: server.key\n":
+                    "gone.crt': No such file or directory",
+            }
+            for text, want in cases.items():
+                with open(os.path.join(d, "web.yml"), "w") as f:
+                    f.write(text)
+                for cmd in ("run", "start"):
+                    rc, out, err = run_zmqscope(cmd, "--pid", str(ctl.pid), "--listen",
+                                                f"127.0.0.1:{free_port()}", "--web.config.file",
+                                                f"{d}/web.yml", timeout=20)
+                    check_eq(rc, 1, f"{cmd} exit code for {want!r} ({err})")
+                    lines = err.strip().splitlines()
+                    check(len(lines) == 1 and want in lines[0] and "--web.config.file" in lines[0],
+                          f"{cmd}: one line saying {want!r}: {err!r}")
+                    check("attached" not in err, f"{cmd} attached nothing")
+    finally:
+        ctl.close()
+
+
 TESTS = [
     test_slowloris_from_one_address,
     test_slowloris_from_many_addresses_leaves_room_for_scrapers,
+    test_prometheus_scrapes_over_tls_with_basic_auth,
+    test_mtls_rejects_clients_without_a_valid_cert,
+    test_bad_web_config_exits_before_attaching,
 ]
