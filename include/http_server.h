@@ -42,6 +42,8 @@ struct http_server *http_server_serve(int fd, const struct http_routes *r, bool 
 				      const char *unix_path, struct web_config *web, char *err,
 				      size_t errlen);
 void http_server_stop(struct http_server *s);
+/* Whether this libmicrohttpd was built with GnuTLS (Debian's 0.9.75 is). */
+bool http_server_tls_supported(void);
 
 /* "127.0.0.1:9850" or "[::1]:9850" */
 void listen_format(const struct zs_listen *l, char *out, size_t n);

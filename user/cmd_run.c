@@ -135,6 +135,11 @@ static int serve(struct zs_options *o, int ready_fd)
 	/* Before anything attaches, and as root: the key may be readable by root only. */
 	if (o->web_config_file && web_config_load(o->web_config_file, &web, err, sizeof(err)))
 		goto cleanup;
+	if (web.tls && !http_server_tls_supported()) {
+		snprintf(err, sizeof(err), "--web.config.file %s: this libmicrohttpd is built without "
+			 "TLS; install Debian's libmicrohttpd12", o->web_config_file);
+		goto cleanup;
+	}
 	if (web.nusers && !web.tls)
 		fprintf(stderr, "zmqscope: warning: basic auth without TLS sends the password in "
 				"clear; add tls_server_config to %s\n", o->web_config_file);

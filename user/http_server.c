@@ -268,10 +268,8 @@ struct http_server *http_server_serve(int fd, const struct http_routes *r, bool 
 		(size_t)CONNECTION_MEMORY, MHD_OPTION_EXTERNAL_LOGGER, quiet_mhd_log, NULL,
 		MHD_OPTION_END);
 	if (!s->daemon) {
-		snprintf(err, errlen, "cannot start the HTTP%s server%s", s->web && s->web->tls ? "S" : "",
-			 s->web && s->web->tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES
-				 ? ": this libmicrohttpd is built without TLS"
-				 : "");
+		snprintf(err, errlen, "cannot start the HTTP%s server",
+			 s->web && s->web->tls ? "S" : "");
 		close(fd);
 		http_guard_free(s->guard);
 		free(s);
@@ -350,6 +348,11 @@ int http_listen_unix(const char *path, char *err, size_t errlen)
 	}
 	umask(old);
 	return fd;
+}
+
+bool http_server_tls_supported(void)
+{
+	return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
 }
 
 void http_server_stop(struct http_server *s)
