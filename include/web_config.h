@@ -47,6 +47,8 @@ struct web_config {
 	struct web_user *users;
 	size_t nusers;
 	void *crypt_scratch; /* libxcrypt's struct crypt_data, 32 KiB */
+	double bcrypt_per_second; /* also the burst */
+	double bcrypt_tokens, bcrypt_refilled;
 };
 
 /* 0, or a negative errno with one line in `err` naming the file and the problem. */
@@ -54,10 +56,27 @@ int web_config_load(const char *path, struct web_config *c, char *err, size_t er
 void web_config_free(struct web_config *c);
 
 /*
- * Whether user:password matches basic_auth_users (bcrypt via libxcrypt,
- * compared in constant time).  Not thread-safe: one caller at a time.
+ * bcrypt costs tens of milliseconds on the server's one HTTP thread, so
+ * clients with wrong passwords could starve the scrapes.  bcrypt may take at
+ * most this share of the thread: at load the slowest hash is timed, and
+ * bcrypt_per_second follows from it.  A known good password never needs one
+ * (the digest cache above).
  */
-bool web_config_check_password(struct web_config *c, const char *user, const char *password);
+#define WEB_BCRYPT_SHARE 0.25
+
+enum web_auth_result {
+	WEB_AUTH_OK,
+	WEB_AUTH_DENIED,
+	WEB_AUTH_BUSY, /* this second's bcrypt budget is spent: try again */
+};
+
+/*
+ * Whether user:password matches basic_auth_users (bcrypt via libxcrypt,
+ * compared in constant time).  `now`: monotonic seconds, for the budget.
+ * Not thread-safe: one caller at a time.
+ */
+enum web_auth_result web_config_check_password(struct web_config *c, const char *user,
+					       const char *password, double now);
 
 /* The exporter-toolkit spelling: "RequireAndVerifyClientCert", ... */
 const char *web_client_auth_name(enum web_client_auth a);

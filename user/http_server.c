@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exposition.h"
@@ -77,15 +78,19 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
  * basic_auth_users guard every path but /healthz: a liveness probe must not
  * need the scrape password, and "ok" tells nobody anything.
  */
-static bool authorized(struct http_server *s, struct MHD_Connection *c, const char *url)
+static enum web_auth_result authorized(struct http_server *s, struct MHD_Connection *c,
+				       const char *url)
 {
+	enum web_auth_result ok;
 	char *user, *pass = NULL;
-	bool ok;
+	struct timespec now;
 
 	if (s->control || !s->web || !s->web->nusers || !strcmp(url, "/healthz"))
-		return true;
+		return WEB_AUTH_OK;
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	user = MHD_basic_auth_get_username_password(c, &pass);
-	ok = web_config_check_password(s->web, user, pass);
+	ok = web_config_check_password(s->web, user, pass,
+				       (double)now.tv_sec + (double)now.tv_nsec / 1e9);
 	if (pass) {
 		explicit_bzero(pass, strlen(pass));
 		MHD_free(pass);
@@ -95,17 +100,25 @@ static bool authorized(struct http_server *s, struct MHD_Connection *c, const ch
 	return ok;
 }
 
-static enum MHD_Result deny(struct MHD_Connection *c)
+/* 401 with WWW-Authenticate, or 429 when bcrypt's budget for this second is spent. */
+static enum MHD_Result deny(struct MHD_Connection *c, enum web_auth_result why)
 {
-	static const char text[] = "unauthorized: this endpoint needs basic auth\n";
+	static const char denied[] = "unauthorized: this endpoint needs basic auth\n";
+	static const char busy[] = "too many password checks; retry in a second\n";
+	const char *text = why == WEB_AUTH_BUSY ? busy : denied;
 	struct MHD_Response *r = MHD_create_response_from_buffer(
-		sizeof(text) - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+		strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
 	enum MHD_Result ret;
 
 	if (!r)
 		return MHD_NO;
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
-	ret = MHD_queue_basic_auth_fail_response(c, "zmqscope", r); /* 401, WWW-Authenticate */
+	if (why == WEB_AUTH_BUSY) {
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+		ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS, r);
+	} else {
+		ret = MHD_queue_basic_auth_fail_response(c, "zmqscope", r);
+	}
 	MHD_destroy_response(r);
 	return ret;
 }
@@ -116,12 +129,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	struct http_server *s = cls;
 	struct strbuf body = STRBUF_INIT;
+	enum web_auth_result auth;
 
 	(void)version;
 	(void)upload_data;
-	if (!authorized(s, c, url)) {
+	auth = authorized(s, c, url);
+	if (auth != WEB_AUTH_OK) {
 		*upload_size = 0;
-		return deny(c);
+		return deny(c, auth);
 	}
 	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD)) {
 		/* Answer at once: nothing here accepts a body. */

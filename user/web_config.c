@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <yaml.h>
 
 #include "errmsg.h"
@@ -293,8 +294,17 @@ static bool is_bcrypt(const char *h)
 	return true;
 }
 
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
 static int load_users(struct loader *l, const yaml_node_t *map, struct web_config *c)
 {
+	double slowest = 0;
 	size_t n;
 
 	if (is_null(map))
@@ -340,10 +350,17 @@ static int load_users(struct loader *l, const yaml_node_t *map, struct web_confi
 		if (!cd)
 			return fail(l, NULL, "out of memory");
 		/* libxcrypt must accept each setting, or no password would ever match. */
-		for (size_t i = 0; i < c->nusers; i++)
+		for (size_t i = 0; i < c->nusers; i++) {
+			double t0 = now_s(), took;
+
 			if (!crypt_rn("", c->users[i].hash, cd, sizeof(*cd)))
 				return fail(l, map, "basic_auth_users: libxcrypt rejects the hash of "
 					    "'%s': %s", c->users[i].name, strerror(errno));
+			took = now_s() - t0;
+			if (took > slowest)
+				slowest = took;
+		}
+		c->bcrypt_per_second = WEB_BCRYPT_SHARE / (slowest > 1e-6 ? slowest : 1e-6);
 	}
 	return 0;
 }
@@ -486,7 +503,25 @@ static bool same_bytes(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
-bool web_config_check_password(struct web_config *c, const char *user, const char *password)
+/* A token bucket: bcrypt_per_second a second, holding at most as many (at least one). */
+static bool take_bcrypt_token(struct web_config *c, double now)
+{
+	double cap = c->bcrypt_per_second > 1 ? c->bcrypt_per_second : 1;
+
+	if (now > c->bcrypt_refilled) {
+		c->bcrypt_tokens += (now - c->bcrypt_refilled) * c->bcrypt_per_second;
+		if (c->bcrypt_tokens > cap)
+			c->bcrypt_tokens = cap;
+		c->bcrypt_refilled = now;
+	}
+	if (c->bcrypt_tokens < 1)
+		return false;
+	c->bcrypt_tokens -= 1;
+	return true;
+}
+
+enum web_auth_result web_config_check_password(struct web_config *c, const char *user,
+					       const char *password, double now)
 {
 	struct web_user *u = NULL;
 	unsigned char digest[32];
@@ -494,13 +529,19 @@ bool web_config_check_password(struct web_config *c, const char *user, const cha
 	bool ok, hashed;
 
 	if (!c->nusers || !user || !password)
-		return false;
+		return WEB_AUTH_DENIED;
 	for (size_t i = 0; i < c->nusers && !u; i++)
 		if (!strcmp(c->users[i].name, user))
 			u = &c->users[i];
 	hashed = gnutls_hash_fast(GNUTLS_DIG_SHA256, password, strlen(password), digest) == 0;
-	if (u && u->cached && hashed && same_bytes(digest, u->cached_digest, sizeof(digest)))
-		return true;
+	if (u && u->cached && hashed && same_bytes(digest, u->cached_digest, sizeof(digest))) {
+		explicit_bzero(digest, sizeof(digest));
+		return WEB_AUTH_OK;
+	}
+	if (!take_bcrypt_token(c, now)) {
+		explicit_bzero(digest, sizeof(digest));
+		return WEB_AUTH_BUSY;
+	}
 	/* An unknown user costs a bcrypt too, so timing does not tell names apart. */
 	out = crypt_rn(password, u ? u->hash : c->users[0].hash, c->crypt_scratch,
 		       sizeof(struct crypt_data));
@@ -510,5 +551,5 @@ bool web_config_check_password(struct web_config *c, const char *user, const cha
 		u->cached = true;
 	}
 	explicit_bzero(digest, sizeof(digest));
-	return ok;
+	return ok ? WEB_AUTH_OK : WEB_AUTH_DENIED;
 }

@@ -20,6 +20,7 @@ import selectors
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 from harness import (Controller, Metrics, Process, TestFailure, Zmqscope, check, check_eq,
@@ -181,8 +182,8 @@ def attack(zs, addresses, per_address, scraper, probe=None):
         loris.close()
 
 
-def check_scrapes(scrapes):
-    check(len(scrapes) >= 20, f"only {len(scrapes)} scrapes in {ATTACK_S}s")
+def check_scrapes(scrapes, least=20):
+    check(len(scrapes) >= least, f"only {len(scrapes)} scrapes: {scrapes[:3]}")
     failed = [s for s in scrapes if s[0] != 200]
     check(not failed, f"{len(failed)} of {len(scrapes)} scrapes failed during the attack: "
           f"{failed[:3]}")
@@ -428,6 +429,79 @@ def test_mtls_rejects_clients_without_a_valid_cert():
             zs.close()
 
 
+def curl_scrape(port, source, user, password):
+    """One scrape by curl, a process of its own (the flood's threads share this one's GIL)."""
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total}",
+                        "--interface", source, "--max-time", str(SCRAPE_TIMEOUT_S),
+                        "-u", f"{user}:{password}", f"http://127.0.0.1:{port}/metrics"],
+                       capture_output=True, text=True)
+    code, took = r.stdout.split() if r.returncode == 0 else (f"curl exit {r.returncode}", None)
+    return (int(code), float(took)) if took else (code, None)
+
+
+def test_wrong_password_flood_does_not_starve_scrapes():
+    """64 keep-alive clients guessing passwords; Prometheus' scrapes still get through."""
+    FLOOD_S = 12.0
+    with tempdir() as d:
+        with open(os.path.join(d, "web.yml"), "w") as f:
+            # Cost 10, htpasswd's default: about 65 ms per check on the test VM.
+            h = subprocess.run(["htpasswd", "-nbB", "-C", "10", USER, PASSWORD],
+                               capture_output=True, text=True, check=True).stdout.strip()
+            f.write(f"basic_auth_users:\n  {USER}: '{h.split(':', 1)[1]}'\n")
+        zs = Zmqscope(*NO_TARGET, args=["--web.config.file", f"{d}/web.yml"], wait_targets=0)
+        stop = threading.Event()
+        counts, lock = {}, threading.Lock()
+
+        def flood(source, n):
+            c = None
+            while not stop.is_set():
+                try:
+                    if c is None:
+                        c = http.client.HTTPConnection("127.0.0.1", zs.port, timeout=5,
+                                                       source_address=(source, 0))
+                    guess = base64.b64encode(f"{USER}:guess{n}".encode()).decode()
+                    c.request("GET", "/metrics", headers={"Authorization": "Basic " + guess})
+                    r = c.getresponse()
+                    r.read()
+                    status = r.status
+                    n += 1
+                except (OSError, http.client.HTTPException):
+                    status = "error"
+                    c.close()
+                    c = None
+                    time.sleep(0.05)
+                with lock:
+                    counts[status] = counts.get(status, 0) + 1
+            if c:
+                c.close()
+        threads = [threading.Thread(target=flood, args=(f"127.0.0.{10 + i // 8}", i * 100000))
+                   for i in range(64)]
+        try:
+            # Prometheus has scraped before: its password is known good.
+            wait_for(lambda: curl_scrape(zs.port, "127.0.0.2", USER, PASSWORD)[0] == 200,
+                     what="a first scrape")
+            started = time.monotonic()
+            for t in threads:
+                t.start()
+            scrapes = []
+            while time.monotonic() - started < FLOOD_S:
+                scrapes.append(curl_scrape(zs.port, "127.0.0.2", USER, PASSWORD))
+                time.sleep(0.5)
+            stop.set()
+            for t in threads:
+                t.join(timeout=10)
+            took = time.monotonic() - started
+            worst = check_scrapes(scrapes, least=15)
+            check(counts.get(429, 0) > counts.get(401, 0),
+                  f"the guesses were not throttled: {counts}")
+            check(set(counts) <= {401, 429, "error"}, f"a wrong password got in: {counts}")
+            print(f"    guesses answered {counts} in {took:.1f}s; {len(scrapes)} scrapes, "
+                  f"slowest {worst:.3f}s")
+        finally:
+            stop.set()
+            zs.close()
+
+
 def test_bad_web_config_exits_before_attaching():
     """A bad --web.config.file is one line on stderr and exit 1, before any probe."""
     ctl = Controller()
@@ -465,5 +539,6 @@ TESTS = [
     test_slowloris_from_many_addresses_leaves_room_for_scrapers,
     test_prometheus_scrapes_over_tls_with_basic_auth,
     test_mtls_rejects_clients_without_a_valid_cert,
+    test_wrong_password_flood_does_not_starve_scrapes,
     test_bad_web_config_exits_before_attaching,
 ]

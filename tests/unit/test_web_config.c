@@ -165,24 +165,68 @@ static void test_defaults_and_empty(void **state)
 	web_config_free(&c);
 }
 
+/* One check a second after the last: the bcrypt budget never runs out. */
+static enum web_auth_result spaced(struct web_config *c, const char *user, const char *pass,
+				   double *t)
+{
+	*t += 1;
+	return web_config_check_password(c, user, pass, *t);
+}
+
 static void test_passwords(void **state)
 {
 	struct web_config c;
 	char err[512];
+	double t = 1000;
 
 	(void)state;
 	assert_int_equal(load("basic_auth_users:\n  prometheus: " PROM_HASH "\n  u: " VECTOR_HASH
 			      "\n", &c, err, sizeof(err)), 0);
-	assert_true(web_config_check_password(&c, "prometheus", "correct horse"));
+	assert_int_equal(spaced(&c, "prometheus", "correct horse", &t), WEB_AUTH_OK);
 	/* Again, from the cache of the last good password. */
-	assert_true(web_config_check_password(&c, "prometheus", "correct horse"));
-	assert_false(web_config_check_password(&c, "prometheus", "correct horsf"));
-	assert_false(web_config_check_password(&c, "prometheus", ""));
-	assert_false(web_config_check_password(&c, "u", "correct horse"));
-	assert_true(web_config_check_password(&c, "u", "U*U"));
-	assert_false(web_config_check_password(&c, "nobody", "correct horse"));
-	assert_false(web_config_check_password(&c, "Prometheus", "correct horse"));
-	assert_false(web_config_check_password(&c, NULL, NULL));
+	assert_int_equal(spaced(&c, "prometheus", "correct horse", &t), WEB_AUTH_OK);
+	assert_int_equal(spaced(&c, "prometheus", "correct horsf", &t), WEB_AUTH_DENIED);
+	assert_int_equal(spaced(&c, "prometheus", "", &t), WEB_AUTH_DENIED);
+	assert_int_equal(spaced(&c, "u", "correct horse", &t), WEB_AUTH_DENIED);
+	assert_int_equal(spaced(&c, "u", "U*U", &t), WEB_AUTH_OK);
+	assert_int_equal(spaced(&c, "nobody", "correct horse", &t), WEB_AUTH_DENIED);
+	assert_int_equal(spaced(&c, "Prometheus", "correct horse", &t), WEB_AUTH_DENIED);
+	assert_int_equal(spaced(&c, NULL, NULL, &t), WEB_AUTH_DENIED);
+	web_config_free(&c);
+}
+
+static void test_bcrypt_budget(void **state)
+{
+	struct web_config c;
+	char err[512];
+	int n = 0;
+
+	(void)state;
+	assert_int_equal(load("basic_auth_users:\n  prometheus: " PROM_HASH "\n", &c, err,
+			      sizeof(err)), 0);
+	/* Timed at load: a cost-4 hash takes about 1 ms, so far more than one a second. */
+	assert_true(c.bcrypt_per_second > 1);
+	c.bcrypt_per_second = 8;
+	assert_int_equal(web_config_check_password(&c, "prometheus", "correct horse", 50.0),
+			 WEB_AUTH_OK);
+	/* A burst of wrong passwords within one instant: the budget, then BUSY. */
+	while (web_config_check_password(&c, "prometheus", "wrong", 50.0) == WEB_AUTH_DENIED)
+		n++;
+	assert_int_equal(n, 8 - 1);
+	assert_int_equal(web_config_check_password(&c, "nobody", "x", 50.0), WEB_AUTH_BUSY);
+	/* The known password needs no bcrypt, so the spent budget does not lock it out. */
+	assert_int_equal(web_config_check_password(&c, "prometheus", "correct horse", 50.0),
+			 WEB_AUTH_OK);
+	/* Half a second refills half the budget. */
+	n = 0;
+	while (web_config_check_password(&c, "prometheus", "wrong", 50.5) == WEB_AUTH_DENIED)
+		n++;
+	assert_int_equal(n, 8 / 2);
+	/* Never more than one second's worth, however long it was idle. */
+	n = 0;
+	while (web_config_check_password(&c, "prometheus", "wrong", 500.0) == WEB_AUTH_DENIED)
+		n++;
+	assert_int_equal(n, 8);
 	web_config_free(&c);
 }
 
@@ -292,6 +336,7 @@ int main(void)
 		cmocka_unit_test(test_valid_file),
 		cmocka_unit_test(test_defaults_and_empty),
 		cmocka_unit_test(test_passwords),
+		cmocka_unit_test(test_bcrypt_budget),
 		cmocka_unit_test(test_unknown_keys_rejected),
 		cmocka_unit_test(test_missing_files),
 		cmocka_unit_test(test_bad_tls_material),
