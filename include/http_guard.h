@@ -22,8 +22,8 @@
 #include <sys/socket.h>
 
 #define HTTP_GUARD_PER_IP 16
-#define HTTP_GUARD_TOTAL 256
-#define HTTP_GUARD_RESERVED 32 /* of TOTAL, for addresses that scraped recently */
+#define HTTP_GUARD_TOTAL 512 /* as before the guard: fds stay the same */
+#define HTTP_GUARD_RESERVED 64 /* of TOTAL, for addresses that scraped recently */
 #define HTTP_GUARD_DEADLINE_S 10
 
 struct http_guard;
