@@ -14,6 +14,9 @@ ZS_CFLAGS := $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I$(BUILD) -MMD -MP
 LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm -lmsgpackc -lncurses
+# --web.config.file: YAML, bcrypt (libxcrypt) and GnuTLS for client certificates.
+WEB_LIBS := -lyaml -lcrypt -lgnutls
+LDLIBS += $(WEB_LIBS)
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
@@ -24,6 +27,7 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
 	strbuf json_writer metrics metrics_lmcache process_selector proc_files errmsg frame_assembler \
 	kv_keyset lmcache_messages lmcache_model top_model
+PURE_MODULES += web_config
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -64,7 +68,7 @@ include tests/fixtures/fixtures.mk
 include deploy/toolbox.mk
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(BUILD)/tests
-	$(CC) $(ZS_CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka -lelf -lz -lm -lmsgpackc
+	$(CC) $(ZS_CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka -lelf -lz -lm -lmsgpackc $(WEB_LIBS)
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

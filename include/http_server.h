@@ -20,6 +20,7 @@ struct http_routes {
 };
 
 struct http_server;
+struct web_config;
 
 /*
  * Listening comes apart from serving so that zmqscope can bind, then drop
@@ -32,10 +33,17 @@ int http_listen_tcp(const struct zs_listen *l, char *err, size_t errlen);
 /* A listening unix socket at `path`, mode 0600; fd or -1. */
 int http_listen_unix(const char *path, char *err, size_t errlen);
 
-/* Serves on a listening fd, which it owns from now on.  `control`: the unix socket's routes. */
+/*
+ * Serves on a listening fd, which it owns from now on.  `control`: the unix
+ * socket's routes.  `web` (TCP only; NULL for plain HTTP): TLS and basic
+ * auth, used by the server's one polling thread until http_server_stop().
+ */
 struct http_server *http_server_serve(int fd, const struct http_routes *r, bool control,
-				      const char *unix_path, char *err, size_t errlen);
+				      const char *unix_path, struct web_config *web, char *err,
+				      size_t errlen);
 void http_server_stop(struct http_server *s);
+/* Whether this libmicrohttpd was built with GnuTLS (Debian's 0.9.75 is). */
+bool http_server_tls_supported(void);
 
 /* "127.0.0.1:9850" or "[::1]:9850" */
 void listen_format(const struct zs_listen *l, char *out, size_t n);

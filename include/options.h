@@ -78,6 +78,7 @@ struct zs_options {
 	unsigned max_sockets; /* the sockets map's size; 0: ZS_MAX_SOCKETS */
 	unsigned ttl_seconds;
 	const char *user;
+	const char *web_config_file; /* --web.config.file; NULL: plain HTTP, no auth */
 	bool lmcache_names;
 	bool no_sessions; /* classic uprobe+uretprobe pairs even where sessions exist */
 	bool no_lmcache_state; /* no payload tap, no state gauges */

@@ -7,8 +7,8 @@ PKGS="make gcc clang libclang-rt-dev llvm pkg-config bpftool libbpf-dev libelf-d
 libmicrohttpd-dev libcmocka-dev libzmq3-dev \
 python3 python3-zmq python3-msgpack python3-prometheus-client \
 prometheus curl util-linux libcap2-bin bpftrace binutils \
-libmsgpack-dev \
-libncurses-dev tmux man-db groff lintian dpkg-dev"
+libmsgpack-dev libncurses-dev tmux man-db groff lintian dpkg-dev \
+libyaml-dev libcrypt-dev libgnutls28-dev openssl apache2-utils"
 
 missing=""
 for p in $PKGS; do

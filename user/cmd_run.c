@@ -2,6 +2,7 @@
 /* `run` in the foreground and `start` as a daemon: one serving loop for both. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "pinning.h"
 #include "privileges.h"
 #include "target_watch.h"
+#include "web_config.h"
 
 #define TICK_SECONDS 1
 
@@ -122,6 +124,7 @@ static int serve(struct zs_options *o, int ready_fd)
 	struct http_server *http = NULL, *control = NULL;
 	struct instance inst = { 0 };
 	struct target_watch watch;
+	struct web_config web = { 0 };
 	struct observer ob;
 	bool ob_open = false, watching = false;
 	char err[512] = "", id[16], listen_text[96];
@@ -139,6 +142,18 @@ static int serve(struct zs_options *o, int ready_fd)
 		snprintf(err, sizeof(err), "signalfd: %s", strerror(errno));
 		goto cleanup;
 	}
+
+	/* Before anything attaches, and as root: the key may be readable by root only. */
+	if (o->web_config_file && web_config_load(o->web_config_file, &web, err, sizeof(err)))
+		goto cleanup;
+	if (web.tls && !http_server_tls_supported()) {
+		snprintf(err, sizeof(err), "--web.config.file %s: this libmicrohttpd is built without "
+			 "TLS; install Debian's libmicrohttpd12", o->web_config_file);
+		goto cleanup;
+	}
+	if (web.nusers && !web.tls)
+		fprintf(stderr, "zmqscope: warning: basic auth without TLS sends the password in "
+				"clear; add tls_server_config to %s\n", o->web_config_file);
 
 	/* The daemon's ID names its pins, so it comes first. */
 	listen_format(&o->listen, listen_text, sizeof(listen_text));
@@ -168,11 +183,13 @@ static int serve(struct zs_options *o, int ready_fd)
 	if (o->user &&
 	    privileges_drop(o->user, process_selector_dynamic(&watch.sel), err, sizeof(err)))
 		goto cleanup;
-	http = http_server_serve(http_fd, &routes, false, NULL, err, sizeof(err));
+	http = http_server_serve(http_fd, &routes, false, NULL, o->web_config_file ? &web : NULL, err,
+				 sizeof(err));
 	http_fd = -1;
 	if (!http)
 		goto cleanup;
-	control = http_server_serve(control_fd, &routes, true, inst.sock_path, err, sizeof(err));
+	control = http_server_serve(control_fd, &routes, true, inst.sock_path, NULL, err,
+				    sizeof(err));
 	control_fd = -1;
 	if (!control)
 		goto cleanup;
@@ -182,9 +199,9 @@ static int serve(struct zs_options *o, int ready_fd)
 		tell_parent(ready_fd, "ok %s\n", id);
 	else
 		fprintf(stderr,
-			"zmqscope: attached to %zu process(es); serving http://%s/metrics "
+			"zmqscope: attached to %zu process(es); serving http%s://%s/metrics "
 			"(instance %d; Ctrl-C detaches)\n",
-			ob.ntargets, ob.listen_text, inst.id);
+			ob.ntargets, web.tls ? "s" : "", ob.listen_text, inst.id);
 
 	main_loop(&watch, sigfd);
 	rc = 0;
@@ -207,6 +224,7 @@ cleanup:
 	if (ob_open)
 		observer_close(&ob);
 	instance_unregister(&inst);
+	web_config_free(&web);
 	if (sigfd >= 0)
 		close(sigfd);
 	return rc;
@@ -239,6 +257,16 @@ int cmd_start(struct zs_options *o)
 	int fds[2], status;
 	pid_t child;
 
+	/* The daemon changes to /: a relative --web.config.file must be resolved now. */
+	if (o->web_config_file) {
+		static char web_path[PATH_MAX];
+
+		if (!realpath(o->web_config_file, web_path)) {
+			zs_error("--web.config.file %s: %s", o->web_config_file, strerror(errno));
+			return EXIT_RUNTIME;
+		}
+		o->web_config_file = web_path;
+	}
 	if (pipe2(fds, O_CLOEXEC)) {
 		zs_error("pipe: %s", strerror(errno));
 		return EXIT_RUNTIME;

@@ -261,6 +261,7 @@ enum {
 	OPT_TAP_RING_KB,
 	OPT_NO_LMCACHE_STATE,
 	OPT_INTERVAL,
+	OPT_WEB_CONFIG,
 };
 
 struct parse_state {
@@ -288,6 +289,9 @@ static const struct argp_option attach_options[] = {
 	{ "listen", 'l', "ADDR:PORT", 0,
 	  "Serve HTTP here (default " ZS_DEFAULT_LISTEN "; [::1]:PORT for IPv6)", 2 },
 	{ "label", 'L', "NAME=VALUE", 0, "Add this label to every series (repeatable)", 2 },
+	{ "web.config.file", OPT_WEB_CONFIG, "FILE", 0,
+	  "TLS and basic auth for --listen, in the exporter-toolkit YAML format "
+	  "(tls_server_config, basic_auth_users)", 2 },
 	{ "role", 'r', "ENDPOINT_OR_TYPE=ROLE", 0,
 	  "Group sockets of this type (PULL, ROUTER, ...) or endpoint as pull, reply or none, "
 	  "or an endpoint as heartbeat: a reply socket left out of reply_socket_has_pending, as "
@@ -502,6 +506,9 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 				     arg);
 		else
 			o->tap_ring_kb = (unsigned)v;
+		break;
+	case OPT_WEB_CONFIG:
+		o->web_config_file = arg;
 		break;
 	case 'v':
 		o->verbose = true;
