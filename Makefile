@@ -23,8 +23,8 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # Modules with no BPF, root or process work: the unit tests link these.
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
 	strbuf json_writer metrics process_selector proc_files errmsg
-# find_zmq_objects reads /proc but needs no root: its unit test maps libzmq itself.
-PURE_MODULES += libzmq_discovery
+# Parsers that sit beside /proc or netlink reads; their unit tests need no root.
+PURE_MODULES += libzmq_discovery proc_events
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

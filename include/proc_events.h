@@ -8,6 +8,7 @@
 #ifndef ZS_PROC_EVENTS_H
 #define ZS_PROC_EVENTS_H
 
+#include <stddef.h>
 #include <sys/types.h>
 
 enum proc_event_kind {
@@ -22,6 +23,12 @@ typedef void (*proc_event_fn)(enum proc_event_kind kind, pid_t pid, void *arg);
 
 /* Reads what is pending and calls `fn` for each exec or exit of a process. */
 int proc_events_drain(int fd, proc_event_fn fn, void *arg);
+
+/*
+ * The same for `len` bytes already received (one datagram, aligned as a
+ * struct nlmsghdr).  Pure, for the unit tests.
+ */
+void proc_events_parse(const void *buf, size_t len, proc_event_fn fn, void *arg);
 
 void proc_events_close(int fd);
 
