@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 MODULES = ["test_core", "test_bad_input", "test_types", "test_lifecycle"]
+MODULES.append("test_hardening")
 
 
 def main():

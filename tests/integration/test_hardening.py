@@ -1,0 +1,68 @@
+"""Hostile input and failure modes found by the adversarial review (issue 12)."""
+
+import os
+import subprocess
+import urllib.request
+
+from harness import (FIXTURES, PYTHON, Metrics, Process, TestFailure, check, check_eq,
+                     free_port, tempdir, wait_for, zmqscope_bin)
+
+FFFD = "\ufffd"
+
+
+def raw_scrape(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+        return r.read()
+
+
+def test_labels_are_valid_utf8_for_promtool():
+    """An ipc path with stray bytes, cut by the probe inside a character, and a
+    --label value with invalid bytes: the scrape is valid UTF-8, promtool parses it."""
+    with tempdir() as d:
+        # 63 bytes reach the probe: the cut falls inside the 23rd "é".
+        prefix = b"ipc://" + d.encode() + b"/\xff\xff"
+        endpoint = prefix + "é".encode() * ((63 - len(prefix)) // 2 + 4)
+        check((63 - len(prefix)) % 2 == 1, "the cut falls inside a character")
+        want_ep = "ipc://" + d + "/" + FFFD * 2 + "é" * ((63 - len(prefix)) // 2)
+        target = Process([PYTHON, os.path.join(FIXTURES, "raw_endpoint.py"), endpoint.hex()],
+                         ready_prefix="READY ", stdin=subprocess.PIPE)
+        port = free_port()
+        zs = subprocess.Popen([zmqscope_bin().encode(), b"run", b"--pid", b"%d" % target.pid,
+                               b"--listen", b"127.0.0.1:%d" % port,
+                               b"--label", b"place=\xfeok\xe2\x82"], stderr=subprocess.PIPE)
+        try:
+            def attached():
+                if zs.poll() is not None:
+                    raise TestFailure(f"zmqscope exited: {zs.stderr.read()!r}")
+                try:
+                    return b"zmqscope_target_up{" in raw_scrape(port)
+                except OSError:
+                    return False
+            wait_for(attached, timeout=30, what="zmqscope to attach")
+            target.proc.stdin.write("send 25\n")
+            target.proc.stdin.flush()
+            check_eq(target.proc.stdout.readline().strip(), "OK", "the target sent and received")
+            wait_for(lambda: b"} 25\n" in raw_scrape(port), timeout=10, what="the 25 frames")
+            body = raw_scrape(port)
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TestFailure(f"the scrape is not UTF-8: {e}")
+            m = Metrics(text)
+            check_eq(m.value("zmqscope_frames_received_total", type="PULL"), 25.0,
+                     "frames counted on the socket")
+            labels = m.select("zmqscope_frames_received_total", type="PULL")[0][0]
+            check_eq(labels["endpoint"], want_ep, "the endpoint, cut between characters")
+            check_eq(labels["place"], FFFD + "ok" + FFFD, "the --label value")
+            r = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True,
+                               timeout=60)
+            # 3 is lint advice (the lmcache: names keep LMCache's own); 1 is a parse error.
+            check(r.returncode in (0, 3) and b"error while linting" not in r.stderr + r.stdout,
+                  f"promtool check metrics: {r.returncode} {(r.stdout + r.stderr)[-400:]!r}")
+        finally:
+            zs.terminate()
+            zs.wait(timeout=30)
+            target.kill()
+
+
+TESTS = [test_labels_are_valid_utf8_for_promtool]
