@@ -19,25 +19,32 @@
 #define MAX_LISTED 256
 #define STOP_TIMEOUT_MS 10000
 
-/* Pins whose instance left no trace in the runtime directory (it was wiped). */
-static void forget_orphan_pins(void)
+/*
+ * Pins of instances stopped earlier, whose .args this runtime directory
+ * still holds.  Pins under other IDs belong to other runtime directories
+ * (another user of `start`, the test suite): never ours to remove.
+ */
+static void forget_owned_pins(const struct instance_info *live, int nlive)
 {
-	DIR *d = opendir(ZS_PIN_ROOT);
+	DIR *d = opendir(instance_runtime_dir());
 	struct dirent *de;
 
-	if (!d) {
-		instance_forget_stale_args();
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		char *end;
 		long id = strtol(de->d_name, &end, 10);
+		bool running = false;
 
-		if (id > 0 && !*end)
+		if (id <= 0 || strcmp(end, ".args"))
+			continue;
+		for (int i = 0; i < nlive; i++)
+			running |= live[i].id == id && live[i].alive;
+		if (!running)
 			instance_forget_pins((int)id);
 	}
 	closedir(d);
-	rmdir(ZS_PIN_ROOT);
+	rmdir(ZS_PIN_ROOT); /* only once empty */
 	instance_forget_stale_args();
 }
 
@@ -88,7 +95,7 @@ int cmd_stop(struct zs_options *o)
 			instance_forget_pins(list[i].id);
 	}
 	if (o->all && o->purge)
-		forget_orphan_pins();
+		forget_owned_pins(list, n);
 	if (!matched && !o->all) {
 		zs_error("no instance '%s'; 'zmqscope status' lists the running ones",
 			 o->instance_id);

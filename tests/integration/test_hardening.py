@@ -1,6 +1,9 @@
 """Hostile input and failure modes found by the adversarial review (issue 12)."""
 
+import json
 import os
+import shutil
+import signal
 import subprocess
 import urllib.request
 
@@ -65,4 +68,60 @@ def test_labels_are_valid_utf8_for_promtool():
             target.kill()
 
 
-TESTS = [test_labels_are_valid_utf8_for_promtool]
+def runtime_env(name):
+    """A private runtime directory, as a second `start` user would have."""
+    d = f"/run/zmqscope-tests-{name}"
+    shutil.rmtree(d, ignore_errors=True)
+    return dict(os.environ, ZMQSCOPE_RUNTIME_DIR=d)
+
+
+def start_in(env, pid):
+    r = subprocess.run([zmqscope_bin(), "start", "--pid", str(pid), "--listen",
+                        f"127.0.0.1:{free_port()}"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    check_eq(r.returncode, 0, f"start in {env['ZMQSCOPE_RUNTIME_DIR']} ({r.stderr.strip()})")
+    return r.stdout.strip()
+
+
+def zs_in(env, *args):
+    r = subprocess.run([zmqscope_bin(), *args], capture_output=True, text=True, env=env,
+                       timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+def daemon_pid(env, instance):
+    with open(os.path.join(env["ZMQSCOPE_RUNTIME_DIR"], f"{instance}.pid")) as f:
+        return int(f.readline())
+
+
+def test_purge_spares_other_runtime_dirs():
+    """`stop --all --purge` in one runtime dir leaves another dir's pins alone,
+    a SIGKILLed daemon's still-counting probes included."""
+    from test_lifecycle import Script
+    env_a, env_b = runtime_env("a"), runtime_env("b")
+    script = Script("--import")
+    a = b = None
+    try:
+        a = start_in(env_a, script.pid)
+        b = start_in(env_b, script.pid)
+        check(a != b, f"the two runtime dirs got distinct ids ({a}, {b})")
+        os.kill(daemon_pid(env_a, a), signal.SIGKILL)
+        check_eq(zs_in(env_b, "stop", b)[0], 0, "B stops its own daemon")
+        check(os.path.isdir(f"/sys/fs/bpf/zmqscope/{b}/maps"), "B's counters stay pinned")
+        rc, _, err = zs_in(env_b, "stop", "--all", "--purge")
+        check_eq(rc, 0, f"B's stop --all --purge ({err.strip()})")
+        check(not os.path.exists(f"/sys/fs/bpf/zmqscope/{b}"), "B's own pins are purged")
+        check(os.path.isdir(f"/sys/fs/bpf/zmqscope/{a}/maps"), "A's maps survive B's purge")
+        links = os.listdir(f"/sys/fs/bpf/zmqscope/{a}/links")
+        check_eq(len(links), 1, "A's killed daemon's probes are still pinned")
+        rc, _, err = zs_in(env_a, "stop", "--all", "--purge")
+        check_eq(rc, 0, f"A's stop --all --purge ({err.strip()})")
+        check(not os.path.exists(f"/sys/fs/bpf/zmqscope/{a}"), "A's purge removes A's pins")
+    finally:
+        for env in (env_a, env_b):
+            zs_in(env, "stop", "--all", "--purge")
+            shutil.rmtree(env["ZMQSCOPE_RUNTIME_DIR"], ignore_errors=True)
+        script.close()
+
+
+TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs]
