@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +85,14 @@ int cmd_stop(struct zs_options *o)
 			continue;
 		matched = true;
 		err = instance_stop(&list[i], STOP_TIMEOUT_MS);
+		if (err == -ESRCH) {
+			zs_error("instance %s was not running (pid %d has exited or is another "
+				 "process now); removing what it left",
+				 id, (int)list[i].pid);
+			list[i].alive = false;
+			instance_remove_stale(&list[i]);
+			err = 0;
+		}
 		if (err) {
 			zs_error("instance %s (pid %d) did not stop: %s", id, (int)list[i].pid,
 				 strerror(-err));
@@ -105,6 +115,31 @@ int cmd_stop(struct zs_options *o)
 	return rc;
 }
 
+static void count_link_dir(pid_t pid, uint64_t start_time, const char *path, void *arg)
+{
+	(void)pid;
+	(void)start_time;
+	(void)path;
+	(*(int *)arg)++;
+}
+
+/* A daemon killed with SIGKILL: its pinned probes go on counting, which `status` must say. */
+static void describe_dead(struct strbuf *out, const struct instance_info *info)
+{
+	char pins[PATH_MAX];
+	int targets = 0;
+
+	pin_dir_for(info->id, pins, sizeof(pins));
+	pin_for_each_link_dir(pins, count_link_dir, &targets);
+	strbuf_printf(out, "instance %d: not running (pid %d exited)", info->id, (int)info->pid);
+	if (targets)
+		strbuf_printf(out, "; its pinned probes on %d process%s are still counting: "
+				   "'zmqscope start' with the same arguments takes them over, "
+				   "'zmqscope stop %d' detaches them",
+			      targets, targets == 1 ? "" : "es", info->id);
+	strbuf_putc(out, '\n');
+}
+
 int cmd_status(struct zs_options *o)
 {
 	struct strbuf out = STRBUF_INIT;
@@ -119,8 +154,13 @@ int cmd_status(struct zs_options *o)
 		struct strbuf body = STRBUF_INIT;
 		int err;
 
-		if (!list[i].alive)
+		if (!list[i].alive) {
+			if (!o->json) {
+				describe_dead(&out, &list[i]);
+				shown++;
+			}
 			continue;
+		}
 		err = instance_query(&list[i], o->json ? "/status.json" : "/status", &body);
 		if (o->json) {
 			strbuf_printf(&out, "%s{\"id\":%d,\"status\":", shown ? "," : "", list[i].id);

@@ -124,4 +124,48 @@ def test_purge_spares_other_runtime_dirs():
         script.close()
 
 
-TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs]
+def test_stop_never_signals_a_reused_pid():
+    """A SIGKILLed daemon's pid file pointing at an unrelated live process (its pid
+    reused): stop signals nothing, says the instance is dead, detaches its probes."""
+    from test_lifecycle import Script
+    env = runtime_env("reuse")
+    script = Script("--import")
+    sleeper = subprocess.Popen(["sleep", "300"])
+    try:
+        inst = start_in(env, script.pid)
+        pid_file = os.path.join(env["ZMQSCOPE_RUNTIME_DIR"], f"{inst}.pid")
+        daemon = daemon_pid(env, inst)
+        os.kill(daemon, signal.SIGKILL)
+        wait_for(lambda: not os.path.exists(f"/proc/{daemon}/status") or
+                 "zombie" in open(f"/proc/{daemon}/status").read(), what="daemon killed")
+        # What pid reuse leaves: the dead daemon's file, another process at its pid.
+        lines = open(pid_file).read().split("\n")
+        lines[0] = str(sleeper.pid)
+        with open(pid_file, "w") as f:
+            f.write("\n".join(lines))
+        _, out, _ = zs_in(env, "status")
+        check(f"instance {inst}: not running" in out and "still counting" in out,
+              f"status says it is not running, its probes counting: {out!r}")
+        rc, _, err = zs_in(env, "stop", inst)
+        check_eq(sleeper.poll(), None, "the unrelated process was not signalled")
+        check_eq(rc, 0, "stop of a dead instance")
+        check(f"instance {inst} was not running" in err, f"stop says it was dead: {err!r}")
+        check(not os.path.exists(pid_file), "its stale pid file is gone")
+        links = f"/sys/fs/bpf/zmqscope/{inst}/links"
+        check(not os.path.exists(links) or not os.listdir(links), "its probes are detached")
+        # A pid file from before start times were recorded: only a zmqscope is signalled.
+        with open(pid_file, "w") as f:
+            f.write(f"{sleeper.pid}\n127.0.0.1:1\n")
+        rc, _, err = zs_in(env, "stop", inst)
+        check_eq(sleeper.poll(), None, "not signalled through an old-format pid file")
+        check(f"instance {inst} was not running" in err, f"old format: said dead ({err!r})")
+    finally:
+        zs_in(env, "stop", "--all", "--purge")
+        shutil.rmtree(env["ZMQSCOPE_RUNTIME_DIR"], ignore_errors=True)
+        sleeper.kill()
+        sleeper.wait()
+        script.close()
+
+
+TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
+         test_stop_never_signals_a_reused_pid]
