@@ -18,6 +18,10 @@ int target_watch_init(struct target_watch *w, struct observer *ob, char *err, si
 	rc = process_selector_init(&w->sel, ob->opts, err, errlen);
 	if (rc)
 		return rc;
+	if (w->sel.name_matches_all)
+		fprintf(stderr, "zmqscope: warning: a --name pattern matches the empty string, so "
+				"every process that maps libzmq is attached; anchor it (^...$) "
+				"to select fewer\n");
 	if (process_selector_dynamic(&w->sel))
 		w->events_fd = proc_events_open(); /* -errno: fall back to rescans */
 	if (w->events_fd < 0)

@@ -167,5 +167,25 @@ def test_stop_never_signals_a_reused_pid():
         script.close()
 
 
+def test_back_reference_name_is_refused():
+    """A --name with back-references would take exponential time on a long
+    command line: refused at once with one line, never a hang."""
+    long_cmdline = subprocess.Popen([PYTHON, "-c", "import time; time.sleep(120)", "a" * 3000])
+    try:
+        argv = [zmqscope_bin(), "run", "--name", r"(.*)(.*)(.*)\3\2\1x", "--listen",
+                f"127.0.0.1:{free_port()}"]
+        try:
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            raise TestFailure("zmqscope hung on a back-reference pattern (20 s)")
+        lines = r.stderr.strip().splitlines()
+        check(r.returncode != 0, f"non-zero exit ({r.returncode})")
+        check(len(lines) == 1 and "back-references" in lines[0],
+              f"one line naming the problem: {r.stderr!r}")
+    finally:
+        long_cmdline.kill()
+        long_cmdline.wait()
+
+
 TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
-         test_stop_never_signals_a_reused_pid]
+         test_stop_never_signals_a_reused_pid, test_back_reference_name_is_refused]
