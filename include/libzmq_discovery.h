@@ -44,7 +44,8 @@ struct zmq_object {
 /*
  * Fills up to `max` objects; returns how many, or a negative errno:
  * -ESRCH if the process is gone, -EACCES if its maps or files are out of
- * reach.  0 means the process maps no libzmq.
+ * reach, -EMFILE (or -ENFILE, -ENOMEM) when we ran out of descriptors
+ * opening them.  0 means the process maps no libzmq.
  */
 int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max);
 

@@ -85,6 +85,7 @@ struct observer {
 	struct timespec started;
 	bool pinned;   /* maps and links live under opts->pin_dir */
 	bool sessions; /* the kernel has uprobe sessions (used for zmq_getsockopt) */
+	uint64_t targets_update_failures; /* processes the targets map refused (atomic) */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */

@@ -142,9 +142,13 @@ int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out,
 	rc = maps_for_each(pid, visit_mapping, d);
 	if (rc == -ENOENT)
 		rc = -ESRCH;
-	else if (!rc)
-		rc = d->n ? (int)d->n : (d->first_error == -EACCES || d->first_error == -EPERM
-					       ? -EACCES : 0);
+	else if (!rc && d->n)
+		rc = (int)d->n;
+	else if (!rc && (d->first_error == -EACCES || d->first_error == -EPERM))
+		rc = -EACCES;
+	else if (!rc && (d->first_error == -EMFILE || d->first_error == -ENFILE ||
+			 d->first_error == -ENOMEM))
+		rc = d->first_error; /* an object we could not open may be libzmq: not "none" */
 	free(d);
 	return rc;
 }

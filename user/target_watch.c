@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fd_limit.h"
 #include "proc_events.h"
 #include "proc_files.h"
 
@@ -71,14 +72,15 @@ static void try_attach(struct target_watch *w, pid_t pid)
 			fprintf(stderr, "zmqscope: attached to pid %d\n", (int)pid);
 		return;
 	}
-	if (rc == -ENOENT && !is_pending(w, pid) && w->npending < ZS_MAX_PENDING) {
-		w->pending[w->npending].pid = pid;
-		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
-		w->npending++;
-		return;
-	}
 	if (rc != -ENOENT && rc != -ESRCH)
 		fprintf(stderr, "zmqscope: %s\n", err);
+	if ((rc == -ENOENT || fd_limit_hit(rc)) && !is_pending(w, pid) &&
+	    w->npending < ZS_MAX_PENDING) {
+		w->pending[w->npending].pid = pid;
+		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
+		w->pending[w->npending].out_of_fds = fd_limit_hit(rc);
+		w->npending++;
+	}
 }
 
 static void on_selected(pid_t pid, void *arg)
@@ -128,15 +130,24 @@ void target_watch_tick(struct target_watch *w)
 		pid_t pid = w->pending[i].pid;
 		long vmlib = process_vmlib_kb(pid);
 		char err[512];
+		int rc;
 
 		if (vmlib < 0) { /* gone */
 			forget_pending(w, i--);
 			continue;
 		}
-		if (vmlib == w->pending[i].vmlib_kb)
+		if (vmlib == w->pending[i].vmlib_kb && !w->pending[i].out_of_fds)
 			continue; /* nothing new mapped: no libzmq yet */
 		w->pending[i].vmlib_kb = vmlib;
-		if (observer_attach_pid(w->ob, pid, err, sizeof(err)) != -ENOENT)
+		rc = observer_attach_pid(w->ob, pid, err, sizeof(err));
+		/* Said once per shortage, not once a second. */
+		if (rc && rc != -ENOENT && rc != -ESRCH &&
+		    !(fd_limit_hit(rc) && w->pending[i].out_of_fds))
+			fprintf(stderr, "zmqscope: %s\n", err);
+		w->pending[i].out_of_fds = fd_limit_hit(rc);
+		if (rc == 0 && w->ob->opts->verbose)
+			fprintf(stderr, "zmqscope: attached to pid %d\n", (int)pid);
+		if (rc != -ENOENT && !fd_limit_hit(rc))
 			forget_pending(w, i--);
 	}
 	/*

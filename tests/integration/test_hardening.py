@@ -187,5 +187,122 @@ def test_back_reference_name_is_refused():
         long_cmdline.wait()
 
 
+def stderr_so_far(proc, acc):
+    """Appends what proc wrote on stderr since the last call; returns it all."""
+    os.set_blocking(proc.stderr.fileno(), False)
+    while True:
+        try:
+            chunk = os.read(proc.stderr.fileno(), 65536)
+        except BlockingIOError:
+            break
+        if not chunk:
+            break
+        acc.append(chunk.decode(errors="replace"))
+    return "".join(acc)
+
+
+def scrape_metrics(port):
+    return Metrics(raw_scrape(port).decode())
+
+
+def test_fd_shortage_is_reported_and_retried():
+    """Under a low hard open-file limit: the soft limit is raised to it, a target
+    that does not fit is reported as out of descriptors (not 'does not map
+    libzmq'), and it is attached once another target's exit frees some."""
+    from test_lifecycle import Script
+    marker = f"zsfd{os.getpid()}"
+    scripts = [Script("--import", marker=marker) for _ in range(3)]
+    port = free_port()
+    # 40 descriptors with no target, 35 per target, 96 kept free: room for one.
+    zs = Process(["prlimit", "--nofile=64:160", zmqscope_bin(), "run", "--name", marker,
+                  "--listen", f"127.0.0.1:{port}"])
+    try:
+        def up():
+            if not zs.alive():
+                raise TestFailure(f"zmqscope exited: {zs.proc.stderr.read()}")
+            try:
+                return scrape_metrics(port).total("zmqscope_target_up")
+            except OSError:
+                return None
+        wait_for(lambda: up() is not None, timeout=30, what="zmqscope to serve")
+        limits = open(f"/proc/{zs.pid}/limits").read()
+        check_eq([l.split()[3:5] for l in limits.splitlines() if l.startswith("Max open files")],
+                 [["160", "160"]], "soft open-file limit raised to the hard one")
+        wait_for(lambda: up() >= 1, timeout=15, what="a first target attached")
+        check_eq(up(), 1.0, "only one target fits in 160 descriptors")
+        first = [l["pid"] for l, v in scrape_metrics(port).select("zmqscope_target_up") if v]
+        # Its exit frees its descriptors: a parked target is retried and fits.
+        next(sc for sc in scripts if str(sc.pid) == first[0]).close()
+        wait_for(lambda: [l["pid"] for l, v in scrape_metrics(port).select("zmqscope_target_up")
+                          if v and l["pid"] != first[0]], timeout=15,
+                 what="a parked target to be retried once descriptors are free")
+        err = stderr_so_far(zs.proc, [])
+        check("out of file descriptors attaching process" in err and "LimitNOFILE" in err,
+              f"the shortage is named: {err[-600:]!r}")
+        check("does not map libzmq" not in err, f"not reported as no libzmq: {err[-600:]!r}")
+    finally:
+        zs.stop()
+        for sc in scripts:
+            sc.close()
+
+
+def bpf_map_id_of(pid, name):
+    """The id of the BPF map `name` that process `pid` holds open."""
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            info = open(f"/proc/{pid}/fdinfo/{fd}").read()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("map_id:"):
+                map_id = int(line.split()[1])
+                shown = json.loads(subprocess.run(["bpftool", "-j", "map", "show", "id",
+                                                   str(map_id)], capture_output=True,
+                                                  text=True).stdout or "{}")
+                if shown.get("name") == name:
+                    return shown
+    raise TestFailure(f"process {pid} holds no BPF map named {name}")
+
+
+def test_full_targets_map_is_counted_and_logged():
+    """With the targets map full, a new target is refused with a clear line and
+    zmqscope_map_update_failures_total{map="targets"} counts it."""
+    from test_lifecycle import Script
+    marker = f"zsfull{os.getpid()}"
+    port = free_port()
+    zs = Process([zmqscope_bin(), "run", "--name", marker, "--listen", f"127.0.0.1:{port}"])
+    script = None
+    try:
+        wait_for(lambda: zs.alive() and scrape_metrics(port), timeout=30,
+                 what="zmqscope to serve")
+        m = bpf_map_id_of(zs.pid, "targets")
+        # Keys no pid can have (above pid_max): entries the programs never look up.
+        with tempdir() as d:
+            batch = os.path.join(d, "fill")
+            with open(batch, "w") as f:
+                for i in range(m["max_entries"]):
+                    key = " ".join(f"{b:#04x}" for b in (0x7f000000 + i).to_bytes(4, "little"))
+                    value = " ".join(["0x00"] * m["bytes_value"])
+                    f.write(f"map update id {m['id']} key {key} value {value}\n")
+            subprocess.run(["bpftool", "batch", "file", batch], check=True,
+                           capture_output=True, timeout=60)
+        check_eq(scrape_metrics(port).value("zmqscope_map_update_failures_total",
+                                            map="targets"), 0.0, "no failure before")
+        script = Script("--import", marker=marker)
+        wait_for(lambda: scrape_metrics(port).value("zmqscope_map_update_failures_total",
+                                                    map="targets") == 1.0,
+                 timeout=15, what="the refused insert to be counted")
+        check_eq(scrape_metrics(port).total("zmqscope_target_up"), 0.0, "nothing attached")
+        err = []
+        line = f"cannot attach process {script.pid}: the targets map is full"
+        wait_for(lambda: line in stderr_so_far(zs.proc, err), timeout=5,
+                 what=f"the line {line!r} in {''.join(err)[-400:]!r}")
+    finally:
+        zs.stop()
+        if script:
+            script.close()
+
+
 TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
-         test_stop_never_signals_a_reused_pid, test_back_reference_name_is_refused]
+         test_stop_never_signals_a_reused_pid, test_back_reference_name_is_refused,
+         test_fd_shortage_is_reported_and_retried, test_full_targets_map_is_counted_and_logged]
