@@ -75,10 +75,14 @@ void proc_events_parse(const void *buf, size_t len, proc_event_fn fn, void *arg)
 		memcpy(&ev, data + sizeof(cn), evlen < sizeof(ev) ? evlen : sizeof(ev));
 		/* A short event leaves zeros: pid 0 is no process. */
 		if (ev.what == PROC_EVENT_EXEC && ev.event_data.exec.process_tgid > 0)
-			fn(PROC_EVENT_KIND_EXEC, ev.event_data.exec.process_tgid, arg);
+			fn(PROC_EVENT_KIND_EXEC, ev.event_data.exec.process_tgid, 0, arg);
 		else if (ev.what == PROC_EVENT_EXIT && ev.event_data.exit.process_tgid > 0 &&
 			 ev.event_data.exit.process_pid == ev.event_data.exit.process_tgid)
-			fn(PROC_EVENT_KIND_EXIT, ev.event_data.exit.process_tgid, arg);
+			fn(PROC_EVENT_KIND_EXIT, ev.event_data.exit.process_tgid, 0, arg);
+		else if (ev.what == PROC_EVENT_FORK && ev.event_data.fork.child_tgid > 0 &&
+			 ev.event_data.fork.child_pid == ev.event_data.fork.child_tgid)
+			fn(PROC_EVENT_KIND_FORK, ev.event_data.fork.child_tgid,
+			   ev.event_data.fork.parent_tgid, arg);
 	}
 }
 

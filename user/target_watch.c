@@ -93,11 +93,20 @@ void target_watch_initial_scan(struct target_watch *w)
 	process_selector_scan(&w->sel, on_selected, w);
 }
 
-static void on_event(enum proc_event_kind kind, pid_t pid, void *arg)
+static void on_event(enum proc_event_kind kind, pid_t pid, pid_t parent, void *arg)
 {
 	struct target_watch *w = arg;
 
-	if (kind == PROC_EVENT_KIND_EXEC) {
+	if (kind == PROC_EVENT_KIND_FORK) {
+		/*
+		 * A child forked without exec (multiprocessing, pre-fork servers)
+		 * runs the parent's image, but the probes are per pid.  Only the
+		 * children of selected processes are looked at: forks are many.
+		 */
+		if ((observer_is_attached(w->ob, parent, 0) || is_pending(w, parent)) &&
+		    process_matches_name(&w->sel, pid))
+			try_attach(w, pid);
+	} else if (kind == PROC_EVENT_KIND_EXEC) {
 		/* A new image at an attached pid: whatever was attached went with the old one. */
 		observer_forget_image(w->ob, pid);
 		if (process_matches_name(&w->sel, pid))

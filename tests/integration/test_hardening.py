@@ -7,8 +7,8 @@ import signal
 import subprocess
 import urllib.request
 
-from harness import (FIXTURES, PYTHON, Metrics, Process, TestFailure, check, check_eq,
-                     free_port, tempdir, wait_for, zmqscope_bin)
+from harness import (FIXTURES, PYTHON, Metrics, Process, TestFailure, Zmqscope, check,
+                     check_eq, free_port, tempdir, wait_for, zmqscope_bin)
 
 FFFD = "\ufffd"
 
@@ -303,6 +303,40 @@ def test_full_targets_map_is_counted_and_logged():
             script.close()
 
 
+def test_name_attaches_forked_children():
+    """--name attaches a child forked without exec, whose traffic is counted."""
+    import zmq
+    marker = f"zsfork{os.getpid()}"
+    parent = Process([PYTHON, os.path.join(FIXTURES, "fork_child.py"), marker],
+                     ready_prefix="READY ", stdin=subprocess.PIPE)
+    zs = Zmqscope("--name", marker, wait_targets=1)
+    ctx = zmq.Context()
+    try:
+        parent.proc.stdin.write("fork\n")
+        parent.proc.stdin.flush()
+        line = parent.proc.stdout.readline()
+        check(line.startswith("CHILD "), f"the child started: {line!r}")
+        child = json.loads(line[6:])
+        wait_for(lambda: zs.metrics().total("zmqscope_target_up", pid=child["pid"]) == 1,
+                 timeout=10, what="the forked child to be attached")
+        push = ctx.socket(zmq.PUSH)
+        push.connect(child["endpoint"])
+        for i in range(40):
+            push.send(b"frame %d" % i)
+        push.send(b"stop")
+        line = parent.proc.stdout.readline()
+        check_eq(json.loads(line[5:]) if line.startswith("DONE ") else line,
+                 {"received": 40}, "the child received everything")
+        wait_for(lambda: zs.metrics().total("zmqscope_frames_received_total",
+                                            pid=child["pid"], type="PULL") == 41,
+                 timeout=10, what="the child's 41 frames counted")
+    finally:
+        ctx.destroy(linger=0)
+        zs.close()
+        parent.kill()
+
+
 TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
          test_stop_never_signals_a_reused_pid, test_back_reference_name_is_refused,
-         test_fd_shortage_is_reported_and_retried, test_full_targets_map_is_counted_and_logged]
+         test_fd_shortage_is_reported_and_retried, test_full_targets_map_is_counted_and_logged,
+         test_name_attaches_forked_children]

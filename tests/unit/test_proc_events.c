@@ -20,17 +20,18 @@
 
 struct seen {
 	enum proc_event_kind kind[8];
-	pid_t pid[8];
+	pid_t pid[8], parent[8];
 	int n;
 };
 
-static void record(enum proc_event_kind kind, pid_t pid, void *arg)
+static void record(enum proc_event_kind kind, pid_t pid, pid_t parent, void *arg)
 {
 	struct seen *s = arg;
 
 	if (s->n < 8) {
 		s->kind[s->n] = kind;
 		s->pid[s->n] = pid;
+		s->parent[s->n] = parent;
 	}
 	s->n++;
 }
@@ -81,6 +82,33 @@ static void test_exec_and_process_exit(void **state)
 	assert_int_equal(s.pid[1], 4242);
 }
 
+/* fork() makes a process; pthread_create a thread (child pid != tgid): only the first counts. */
+static void test_process_fork_not_thread(void **state)
+{
+	alignas(struct nlmsghdr) char buf[1024];
+	struct proc_event ev;
+	struct seen s = { 0 };
+	size_t len = 0;
+
+	(void)state;
+	memset(&ev, 0, sizeof(ev));
+	ev.what = PROC_EVENT_FORK;
+	ev.event_data.fork.parent_pid = 500;
+	ev.event_data.fork.parent_tgid = 500;
+	ev.event_data.fork.child_pid = 501;
+	ev.event_data.fork.child_tgid = 500; /* a thread */
+	len = put_event(buf, len, &ev);
+	ev.event_data.fork.parent_pid = 502; /* forked from a thread of 500 */
+	ev.event_data.fork.child_pid = 503;
+	ev.event_data.fork.child_tgid = 503;
+	len = put_event(buf, len, &ev);
+	proc_events_parse(buf, len, record, &s);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.kind[0], PROC_EVENT_KIND_FORK);
+	assert_int_equal(s.pid[0], 503);
+	assert_int_equal(s.parent[0], 500);
+}
+
 static void test_truncated_event_is_ignored(void **state)
 {
 	alignas(struct nlmsghdr) char buf[1024];
@@ -101,6 +129,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exec_and_process_exit),
+		cmocka_unit_test(test_process_fork_not_thread),
 		cmocka_unit_test(test_truncated_event_is_ignored),
 	};
 
