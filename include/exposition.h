@@ -28,8 +28,21 @@ struct expo_label {
 bool expo_valid_metric_name(const char *name);
 bool expo_valid_label_name(const char *name);
 
+/*
+ * Both escape as the format asks and write valid UTF-8 whatever they are
+ * given: each invalid sequence (a stray byte, an overlong form, a
+ * surrogate, a cut character) becomes U+FFFD, as Prometheus rejects a
+ * whole scrape over one bad label value.
+ */
 void expo_escape_label_value(struct strbuf *out, const char *value);
 void expo_escape_help(struct strbuf *out, const char *help);
+
+/*
+ * For text cut to a fixed size (an endpoint the probe read into 64 bytes):
+ * the length of s's first n bytes without a character left incomplete at
+ * the end, so the cut falls between characters.
+ */
+size_t expo_utf8_boundary(const char *s, size_t n);
 
 /* `# HELP` and `# TYPE` lines; every sample of the family must follow. */
 void expo_family(struct strbuf *out, const char *name, enum expo_type type, const char *help);

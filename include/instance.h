@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "strbuf.h"
@@ -32,10 +33,17 @@ int instance_register(struct instance *inst, const char *listen_text, const char
 		      char *err, size_t errlen);
 void instance_unregister(struct instance *inst);
 
+/* Who wrote a pid file, so a reused pid is never taken for the instance. */
+struct instance_identity {
+	uint64_t start_time; /* /proc/PID/stat field 22; 0 in older pid files */
+	uint64_t exe_inode;
+};
+
 struct instance_info {
 	int id;
 	pid_t pid;
-	bool alive;
+	struct instance_identity identity;
+	bool alive; /* the pid still runs the process that wrote the file */
 	char listen[96];
 	char sock_path[256];
 };
@@ -50,8 +58,15 @@ int instance_forget_pins(int id);
 /* Forgets the arguments of IDs that no longer have pins (stop --all --purge). */
 void instance_forget_stale_args(void);
 
-/* SIGTERM, then wait up to `timeout_ms` for it to exit.  0 or -errno. */
+/*
+ * SIGTERM, then wait up to `timeout_ms` for it to exit.  0, -ESRCH when the
+ * instance is not running (its pid gone, or another process's now), or
+ * -errno.  Nothing is signalled unless the pid is still the instance.
+ */
 int instance_stop(const struct instance_info *info, int timeout_ms);
+
+/* Removes a dead instance's pid file and socket. */
+void instance_remove_stale(const struct instance_info *info);
 
 /* GET `path` over the instance's control socket; the body goes to `out`. */
 int instance_query(const struct instance_info *info, const char *path, struct strbuf *out);

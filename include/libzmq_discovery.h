@@ -44,9 +44,16 @@ struct zmq_object {
 /*
  * Fills up to `max` objects; returns how many, or a negative errno:
  * -ESRCH if the process is gone, -EACCES if its maps or files are out of
- * reach.  0 means the process maps no libzmq.
+ * reach, -EMFILE (or -ENFILE, -ENOMEM) when we ran out of descriptors
+ * opening them.  0 means the process maps no libzmq.
  */
 int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max);
+
+/*
+ * The same with the target's root given (as /proc/PID/root reads, NULL to
+ * read it): lets the unit tests see a chrooted target in their own process.
+ */
+int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out, size_t max);
 
 /* Does this process map libzmq?  For `list`: the first object's path, or NULL. */
 int process_zmq_path(pid_t pid, char *path, size_t n);

@@ -100,6 +100,7 @@ struct observer {
 	uint64_t tap_malformed;
 	uint32_t tap_orphans[ZS_TAP_ORPHANS]; /* processes whose copies came before their target */
 	size_t tap_norphans;
+	uint64_t targets_update_failures; /* processes the targets map refused (atomic) */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */

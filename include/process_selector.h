@@ -19,6 +19,7 @@
 struct process_selector {
 	regex_t names[ZS_MAX_NAMES];
 	size_t nnames;
+	bool name_matches_all; /* a --name that matches "" matches every process */
 	uint16_t ports[ZS_MAX_PORTS];
 	size_t nports;
 	pid_t self;
@@ -32,6 +33,12 @@ static inline bool process_selector_dynamic(const struct process_selector *s)
 {
 	return s->nnames || s->nports;
 }
+
+/*
+ * Does the pattern use a back-reference (\1 to \9 outside a bracket
+ * expression)?  Pure, for the unit tests.
+ */
+bool regex_has_back_reference(const char *pattern);
 
 /* Does the process's comm or command line match a --name pattern? */
 bool process_matches_name(const struct process_selector *s, pid_t pid);

@@ -3,6 +3,8 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,25 +21,32 @@
 #define MAX_LISTED 256
 #define STOP_TIMEOUT_MS 10000
 
-/* Pins whose instance left no trace in the runtime directory (it was wiped). */
-static void forget_orphan_pins(void)
+/*
+ * Pins of instances stopped earlier, whose .args this runtime directory
+ * still holds.  Pins under other IDs belong to other runtime directories
+ * (another user of `start`, the test suite): never ours to remove.
+ */
+static void forget_owned_pins(const struct instance_info *live, int nlive)
 {
-	DIR *d = opendir(ZS_PIN_ROOT);
+	DIR *d = opendir(instance_runtime_dir());
 	struct dirent *de;
 
-	if (!d) {
-		instance_forget_stale_args();
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		char *end;
 		long id = strtol(de->d_name, &end, 10);
+		bool running = false;
 
-		if (id > 0 && !*end)
+		if (id <= 0 || strcmp(end, ".args"))
+			continue;
+		for (int i = 0; i < nlive; i++)
+			running |= live[i].id == id && live[i].alive;
+		if (!running)
 			instance_forget_pins((int)id);
 	}
 	closedir(d);
-	rmdir(ZS_PIN_ROOT);
+	rmdir(ZS_PIN_ROOT); /* only once empty */
 	instance_forget_stale_args();
 }
 
@@ -76,6 +85,14 @@ int cmd_stop(struct zs_options *o)
 			continue;
 		matched = true;
 		err = instance_stop(&list[i], STOP_TIMEOUT_MS);
+		if (err == -ESRCH) {
+			zs_error("instance %s was not running (pid %d has exited or is another "
+				 "process now); removing what it left",
+				 id, (int)list[i].pid);
+			list[i].alive = false;
+			instance_remove_stale(&list[i]);
+			err = 0;
+		}
 		if (err) {
 			zs_error("instance %s (pid %d) did not stop: %s", id, (int)list[i].pid,
 				 strerror(-err));
@@ -88,7 +105,7 @@ int cmd_stop(struct zs_options *o)
 			instance_forget_pins(list[i].id);
 	}
 	if (o->all && o->purge)
-		forget_orphan_pins();
+		forget_owned_pins(list, n);
 	if (!matched && !o->all) {
 		zs_error("no instance '%s'; 'zmqscope status' lists the running ones",
 			 o->instance_id);
@@ -96,6 +113,31 @@ int cmd_stop(struct zs_options *o)
 	}
 	free(list);
 	return rc;
+}
+
+static void count_link_dir(pid_t pid, uint64_t start_time, const char *path, void *arg)
+{
+	(void)pid;
+	(void)start_time;
+	(void)path;
+	(*(int *)arg)++;
+}
+
+/* A daemon killed with SIGKILL: its pinned probes go on counting, which `status` must say. */
+static void describe_dead(struct strbuf *out, const struct instance_info *info)
+{
+	char pins[PATH_MAX];
+	int targets = 0;
+
+	pin_dir_for(info->id, pins, sizeof(pins));
+	pin_for_each_link_dir(pins, count_link_dir, &targets);
+	strbuf_printf(out, "instance %d: not running (pid %d exited)", info->id, (int)info->pid);
+	if (targets)
+		strbuf_printf(out, "; its pinned probes on %d process%s are still counting: "
+				   "'zmqscope start' with the same arguments takes them over, "
+				   "'zmqscope stop %d' detaches them",
+			      targets, targets == 1 ? "" : "es", info->id);
+	strbuf_putc(out, '\n');
 }
 
 int cmd_status(struct zs_options *o)
@@ -112,8 +154,13 @@ int cmd_status(struct zs_options *o)
 		struct strbuf body = STRBUF_INIT;
 		int err;
 
-		if (!list[i].alive)
+		if (!list[i].alive) {
+			if (!o->json) {
+				describe_dead(&out, &list[i]);
+				shown++;
+			}
 			continue;
+		}
 		err = instance_query(&list[i], o->json ? "/status.json" : "/status", &body);
 		if (o->json) {
 			strbuf_printf(&out, "%s{\"id\":%d,\"status\":", shown ? "," : "", list[i].id);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "fd_limit.h"
 #include "http_server.h"
 #include "instance.h"
 #include "observer.h"
@@ -129,7 +130,16 @@ static int serve(struct zs_options *o, int ready_fd)
 	bool ob_open = false, watching = false;
 	char err[512] = "", id[16], listen_text[96];
 	sigset_t stop_signals;
+	struct rlimit nofile;
 	int rc = EXIT_RUNTIME, sigfd = -1, http_fd = -1, control_fd = -1;
+
+	/* Every target costs descriptors: use all the hard limit allows. */
+	rc = fd_limit_raise(&nofile);
+	if (o->verbose)
+		fprintf(stderr, "zmqscope: open-file limit %llu%s%s\n",
+			(unsigned long long)nofile.rlim_cur, rc ? ", not raised: " : "",
+			rc ? strerror(-rc) : "");
+	rc = EXIT_RUNTIME;
 
 	/* Block before any thread exists, so only the signalfd sees them. */
 	sigemptyset(&stop_signals);

@@ -38,22 +38,90 @@ bool expo_valid_label_name(const char *name)
 	return valid_name(name, false) && strncmp(name, "__", 2) != 0;
 }
 
-static void escape(struct strbuf *out, const char *s, bool quote)
+/*
+ * How many bytes at s, of the n there, start a well-formed UTF-8 character
+ * (Unicode table 3-7: no overlong forms, no surrogates, nothing past
+ * U+10FFFF).  *whole says whether they complete it; otherwise they are the
+ * longest valid start, 0 for a byte that starts no character.
+ */
+static size_t utf8_prefix(const unsigned char *s, size_t n, bool *whole)
 {
-	for (; *s; s++) {
-		switch (*s) {
-		case '\\':
-			strbuf_puts(out, "\\\\");
-			break;
-		case '\n':
-			strbuf_puts(out, "\\n");
-			break;
-		case '"':
-			strbuf_puts(out, quote ? "\\\"" : "\"");
-			break;
-		default:
-			strbuf_putc(out, *s);
+	unsigned char lo = 0x80, hi = 0xBF;
+	size_t need, i;
+
+	*whole = false;
+	if (!n)
+		return 0;
+	if (s[0] < 0x80) {
+		*whole = true;
+		return 1;
+	}
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+		need = 2;
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+		need = 3;
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+		need = 4;
+	else
+		return 0;
+	/* The second byte's range is what rules out overlongs and surrogates. */
+	if (s[0] == 0xE0)
+		lo = 0xA0;
+	else if (s[0] == 0xED)
+		hi = 0x9F;
+	else if (s[0] == 0xF0)
+		lo = 0x90;
+	else if (s[0] == 0xF4)
+		hi = 0x8F;
+	for (i = 1; i < need && i < n; i++) {
+		if (s[i] < lo || s[i] > hi)
+			return i;
+		lo = 0x80;
+		hi = 0xBF;
+	}
+	*whole = i == need;
+	return i;
+}
+
+size_t expo_utf8_boundary(const char *s, size_t n)
+{
+	/* Only the last three bytes can hold the start of a cut character. */
+	for (size_t back = 1; back <= 3 && back <= n; back++) {
+		const unsigned char *c = (const unsigned char *)s + n - back;
+		bool whole;
+
+		if (*c < 0x80 || *c >= 0xC0) { /* the last character's first byte */
+			size_t got = utf8_prefix(c, back, &whole);
+
+			return got == back && !whole ? n - back : n;
 		}
+	}
+	return n;
+}
+
+static void escape(struct strbuf *out, const char *text, bool quote)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t left = strlen(text);
+
+	while (left) {
+		bool whole;
+		size_t len = utf8_prefix(s, left, &whole);
+
+		if (!whole) {
+			strbuf_puts(out, "\xEF\xBF\xBD"); /* U+FFFD for the invalid sequence */
+			len = len ? len : 1;
+		} else if (*s == '\\') {
+			strbuf_puts(out, "\\\\");
+		} else if (*s == '\n') {
+			strbuf_puts(out, "\\n");
+		} else if (*s == '"') {
+			strbuf_puts(out, quote ? "\\\"" : "\"");
+		} else {
+			strbuf_append(out, (const char *)s, len);
+		}
+		s += len;
+		left -= len;
 	}
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/pidfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -28,9 +29,12 @@ const char *instance_runtime_dir(void)
 	return dir && *dir ? dir : "/run/zmqscope";
 }
 
-static int read_pid_file(const char *path, pid_t *pid, char *listen, size_t n)
+/* PID, the listen address, then the start time and exe inode (0 0 from older versions). */
+static int read_pid_file(const char *path, pid_t *pid, char *listen, size_t n,
+			 struct instance_identity *id)
 {
 	FILE *f = fopen(path, "re");
+	unsigned long long start = 0, exe = 0;
 	int p = 0;
 
 	if (!f)
@@ -42,10 +46,31 @@ static int read_pid_file(const char *path, pid_t *pid, char *listen, size_t n)
 	listen[0] = '\0';
 	if (fscanf(f, " %95s", listen) != 1)
 		listen[0] = '\0';
+	if (fscanf(f, " %llu %llu", &start, &exe) != 2)
+		start = exe = 0;
 	(void)n;
 	fclose(f);
 	*pid = p;
+	id->start_time = start;
+	id->exe_inode = exe;
 	return 0;
+}
+
+/*
+ * Is the process at `pid` still the instance that wrote the pid file?  A
+ * killed daemon's pid can be reused by anything: same start time and same
+ * executable, or for a pid file without them, a process named zmqscope.
+ */
+static bool is_instance(pid_t pid, const struct instance_identity *id)
+{
+	uint64_t start;
+	char comm[32];
+
+	if (pid <= 0 || process_identity(pid, &start, comm, sizeof(comm)))
+		return false;
+	if (!id->start_time)
+		return !strcmp(comm, "zmqscope");
+	return start == id->start_time && process_exe_inode(pid) == id->exe_inode;
 }
 
 static void paths_for(int id, char *pid_path, size_t pn, char *sock_path, size_t sn)
@@ -71,7 +96,8 @@ static bool args_match(int id, const char *args)
 /* Takes ID unless a live instance holds it.  0, -EBUSY, or -errno. */
 static int claim(struct instance *inst, int id, const char *listen_text)
 {
-	char line[160], listen[96];
+	struct instance_identity me = { 0 }, them;
+	char line[200], listen[96];
 	pid_t pid;
 	int fd;
 
@@ -80,15 +106,18 @@ static int claim(struct instance *inst, int id, const char *listen_text)
 	fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 && errno == EEXIST) {
 		/* Taken, unless its owner died without cleaning up. */
-		if (read_pid_file(inst->pid_path, &pid, listen, sizeof(listen)) == 0 &&
-		    process_alive(pid))
+		if (read_pid_file(inst->pid_path, &pid, listen, sizeof(listen), &them) == 0 &&
+		    is_instance(pid, &them))
 			return -EBUSY;
 		unlink(inst->pid_path);
 		fd = open(inst->pid_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
 	if (fd < 0)
 		return errno == EEXIST ? -EBUSY : -errno;
-	snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), listen_text);
+	process_identity(getpid(), &me.start_time, NULL, 0);
+	me.exe_inode = process_exe_inode(getpid());
+	snprintf(line, sizeof(line), "%d\n%s\n%llu %llu\n", (int)getpid(), listen_text,
+		 (unsigned long long)me.start_time, (unsigned long long)me.exe_inode);
 	if (write(fd, line, strlen(line)) != (ssize_t)strlen(line)) {
 		close(fd);
 		unlink(inst->pid_path);
@@ -211,9 +240,9 @@ int instance_list(struct instance_info *out, size_t max)
 		memset(i, 0, sizeof(*i));
 		i->id = (int)id;
 		paths_for(i->id, pid_path, sizeof(pid_path), i->sock_path, sizeof(i->sock_path));
-		if (read_pid_file(pid_path, &i->pid, i->listen, sizeof(i->listen)))
+		if (read_pid_file(pid_path, &i->pid, i->listen, sizeof(i->listen), &i->identity))
 			continue;
-		i->alive = process_alive(i->pid);
+		i->alive = is_instance(i->pid, &i->identity);
 		n++;
 	}
 	closedir(d);
@@ -224,17 +253,53 @@ int instance_list(struct instance_info *out, size_t max)
 int instance_stop(const struct instance_info *info, int timeout_ms)
 {
 	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	int pidfd, rc = 0;
 
 	if (!info->alive)
-		return 0;
-	if (kill(info->pid, SIGTERM))
-		return errno == ESRCH ? 0 : -errno;
-	for (int waited = 0; waited < timeout_ms; waited += 20) {
-		if (!process_alive(info->pid))
-			return 0;
-		nanosleep(&nap, NULL);
+		return -ESRCH;
+	/*
+	 * The pidfd pins the process the identity check then looks at: if it
+	 * dies in between, the signal fails rather than reaching a reused pid.
+	 */
+	pidfd = pidfd_open(info->pid, 0);
+	if (pidfd < 0 && errno != ENOSYS)
+		return errno == ESRCH ? -ESRCH : -errno;
+	if (!is_instance(info->pid, &info->identity)) {
+		rc = -ESRCH;
+		goto out;
 	}
-	return -ETIMEDOUT;
+	if (pidfd >= 0 ? pidfd_send_signal(pidfd, SIGTERM, NULL, 0) : kill(info->pid, SIGTERM)) {
+		rc = errno == ESRCH ? -ESRCH : -errno;
+		goto out;
+	}
+	rc = -ETIMEDOUT;
+	for (int waited = 0; waited < timeout_ms; waited += 20) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+		/* Gone, or a zombie nobody reaps yet (the pidfd is readable): it stopped. */
+		if (!is_instance(info->pid, &info->identity) ||
+		    (pidfd >= 0 && poll(&p, 1, 20) > 0)) {
+			rc = 0;
+			break;
+		}
+		if (pidfd < 0)
+			nanosleep(&nap, NULL);
+	}
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	return rc;
+}
+
+void instance_remove_stale(const struct instance_info *info)
+{
+	char pid_path[256], sock_path[256];
+
+	if (info->alive)
+		return;
+	paths_for(info->id, pid_path, sizeof(pid_path), sock_path, sizeof(sock_path));
+	unlink(sock_path);
+	unlink(pid_path);
 }
 
 int instance_query(const struct instance_info *info, const char *path, struct strbuf *out)

@@ -106,14 +106,15 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 	}
 	if (!o->syms[ZS_FN_MSG_RECV].found)
 		return 0;
-	memcpy(o->path, target_relative(d, e->path), sizeof(o->path));
+	/* Shorter than e->path once the chroot prefix is cut: copy the string, not the array. */
+	snprintf(o->path, sizeof(o->path), "%s", target_relative(d, e->path));
 	o->inode = e->inode;
 	o->main_binary = !strcmp(e->path, d->exe);
 	d->n++;
 	return 0;
 }
 
-int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max)
+int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out, size_t max)
 {
 	struct discovery *d = calloc(1, sizeof(*d));
 	char link[64];
@@ -129,19 +130,32 @@ int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max)
 	len = readlink(link, d->exe, sizeof(d->exe) - 1);
 	if (len > 0)
 		d->exe[len] = '\0';
-	snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
-	len = readlink(link, d->root, sizeof(d->root) - 1);
-	d->root[len > 0 ? len : 0] = '\0';
+	if (root) {
+		snprintf(d->root, sizeof(d->root), "%s", root);
+	} else {
+		snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+		len = readlink(link, d->root, sizeof(d->root) - 1);
+		d->root[len > 0 ? len : 0] = '\0';
+	}
 	if (!strcmp(d->root, "/"))
 		d->root[0] = '\0';
 	rc = maps_for_each(pid, visit_mapping, d);
 	if (rc == -ENOENT)
 		rc = -ESRCH;
-	else if (!rc)
-		rc = d->n ? (int)d->n : (d->first_error == -EACCES || d->first_error == -EPERM
-					       ? -EACCES : 0);
+	else if (!rc && d->n)
+		rc = (int)d->n;
+	else if (!rc && (d->first_error == -EACCES || d->first_error == -EPERM))
+		rc = -EACCES;
+	else if (!rc && (d->first_error == -EMFILE || d->first_error == -ENFILE ||
+			 d->first_error == -ENOMEM))
+		rc = d->first_error; /* an object we could not open may be libzmq: not "none" */
 	free(d);
 	return rc;
+}
+
+int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max)
+{
+	return find_zmq_objects_rooted(pid, NULL, out, max);
 }
 
 int process_zmq_path(pid_t pid, char *path, size_t n)

@@ -142,15 +142,20 @@ static char **socket_label_prefixes(const struct metrics_snapshot *snap)
 	for (size_t i = 0; prefixes && i < snap->nsockets; i++) {
 		const struct metrics_socket *ms = &snap->sockets[i];
 		struct strbuf sb = STRBUF_INIT;
-		char pid[16], handle[24];
+		char pid[16], handle[24], endpoint[ZS_ENDPOINT_LEN];
 		struct expo_label l[] = {
 			{ "pid", pid },
 			{ "socket", handle },
 			{ "type", socket_type_name(ms->s.type) },
 			{ "role", role_name(ms->s.role) },
-			{ "endpoint", ms->s.endpoint },
+			{ "endpoint", endpoint },
 		};
+		size_t eplen = strnlen(ms->s.endpoint, sizeof(endpoint) - 1);
 
+		/* The probe keeps the first 63 bytes: a longer one is cut between characters. */
+		memcpy(endpoint, ms->s.endpoint, eplen);
+		endpoint[eplen == sizeof(endpoint) - 1 ? expo_utf8_boundary(endpoint, eplen) : eplen] =
+			'\0';
 		snprintf(pid, sizeof(pid), "%" PRIu32, ms->tgid);
 		snprintf(handle, sizeof(handle), "0x%" PRIx64, ms->handle);
 		expo_label_prefix(&sb, l, sizeof(l) / sizeof(l[0]));

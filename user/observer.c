@@ -18,6 +18,7 @@
 
 #include "errmsg.h"
 #include "exposition.h"
+#include "fd_limit.h"
 #include "json_writer.h"
 #include "pinning.h"
 #include "proc_files.h"
@@ -535,6 +536,9 @@ static int describe_discovery_error(int rc, pid_t pid, char *err, size_t errlen)
 			      "process %d does not map libzmq (no object defines zmq_msg_recv); "
 			      "'zmqscope list' shows the processes that do",
 			      (int)pid);
+	case -EMFILE:
+	case -ENFILE:
+		return fd_limit_describe(rc, pid, err, errlen);
 	default:
 		return errmsg(err, errlen, rc, "cannot inspect process %d: %s", (int)pid,
 			      strerror(-rc));
@@ -642,6 +646,9 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 
 	if (observer_is_attached(ob, pid, 0))
 		return 0;
+	rc = fd_limit_room_for_target();
+	if (rc)
+		return fd_limit_describe(rc, pid, err, errlen);
 	n = find_zmq_objects(pid, objs, ZS_MAX_OBJECTS);
 	if (n <= 0)
 		return describe_discovery_error(n, pid, err, errlen);
@@ -669,6 +676,12 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	if (rc) {
 		observer_tap_target_free(t);
 		free(t);
+		__atomic_fetch_add(&ob->targets_update_failures, 1, __ATOMIC_RELAXED);
+		if (rc == -E2BIG) /* what a full hash map answers */
+			return errmsg(err, errlen, rc,
+				      "cannot attach process %d: the targets map is full (%u processes "
+				      "attached, the most zmqscope observes at once)",
+				      (int)pid, bpf_map__max_entries(ob->skel->maps.targets));
 		return errmsg(err, errlen, rc, "cannot register process %d in the BPF map: %s", (int)pid,
 			    strerror(-rc));
 	}
@@ -678,6 +691,8 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		rc = t->objs[0].nprobes ? t->objs[0].probes[0].error : -ENOENT;
 		if (kill(pid, 0) && errno == ESRCH)
 			describe_discovery_error(-ESRCH, pid, err, errlen);
+		else if (fd_limit_hit(rc))
+			fd_limit_describe(rc, pid, err, errlen);
 		else
 			errmsg(err, errlen, rc, "cannot attach uprobes to process %d (%s): %s", (int)pid,
 			     t->objs[0].obj.path,

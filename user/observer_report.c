@@ -392,7 +392,7 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 	};
 	s->maps[s->nmaps++] = (struct metrics_map){
 		"targets", count_keys(bpf_map__fd(skel->maps.targets), sizeof(__u32)),
-		ZS_MAX_TARGETS, 0
+		ZS_MAX_TARGETS, __atomic_load_n(&ob->targets_update_failures, __ATOMIC_RELAXED)
 	};
 	s->maps[s->nmaps++] = (struct metrics_map){ "msg_types", s->nmsg_types, ZS_MAX_MSG_TYPES,
 						    drops[ZS_DROP_MSG_TYPES] };

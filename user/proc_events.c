@@ -6,6 +6,7 @@
 #include <linux/connector.h>
 #include <linux/netlink.h>
 #include <stdalign.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -48,30 +49,53 @@ int proc_events_open(void)
 	return fd;
 }
 
+void proc_events_parse(const void *buf, size_t len, proc_event_fn fn, void *arg)
+{
+	const struct nlmsghdr *nl;
+	int n = (int)len;
+
+	for (nl = buf; NLMSG_OK(nl, n); nl = NLMSG_NEXT(nl, n)) {
+		struct cn_msg cn;
+		struct proc_event ev;
+		const char *data = NLMSG_DATA(nl);
+		size_t avail = NLMSG_PAYLOAD(nl, 0), evlen;
+
+		if (nl->nlmsg_type == NLMSG_ERROR || nl->nlmsg_type == NLMSG_NOOP ||
+		    avail < sizeof(cn))
+			continue;
+		/*
+		 * The event follows a 16-byte nlmsghdr and a 20-byte cn_msg: never
+		 * aligned for its u64 timestamp, so it is copied out, not cast.
+		 */
+		memcpy(&cn, data, sizeof(cn));
+		evlen = avail - sizeof(cn) < cn.len ? avail - sizeof(cn) : cn.len;
+		if (cn.id.idx != CN_IDX_PROC || evlen < offsetof(struct proc_event, event_data))
+			continue;
+		memset(&ev, 0, sizeof(ev));
+		memcpy(&ev, data + sizeof(cn), evlen < sizeof(ev) ? evlen : sizeof(ev));
+		/* A short event leaves zeros: pid 0 is no process. */
+		if (ev.what == PROC_EVENT_EXEC && ev.event_data.exec.process_tgid > 0)
+			fn(PROC_EVENT_KIND_EXEC, ev.event_data.exec.process_tgid, 0, arg);
+		else if (ev.what == PROC_EVENT_EXIT && ev.event_data.exit.process_tgid > 0 &&
+			 ev.event_data.exit.process_pid == ev.event_data.exit.process_tgid)
+			fn(PROC_EVENT_KIND_EXIT, ev.event_data.exit.process_tgid, 0, arg);
+		else if (ev.what == PROC_EVENT_FORK && ev.event_data.fork.child_tgid > 0 &&
+			 ev.event_data.fork.child_pid == ev.event_data.fork.child_tgid)
+			fn(PROC_EVENT_KIND_FORK, ev.event_data.fork.child_tgid,
+			   ev.event_data.fork.parent_tgid, arg);
+	}
+}
+
 int proc_events_drain(int fd, proc_event_fn fn, void *arg)
 {
 	alignas(struct nlmsghdr) char buf[8192];
 
 	for (;;) {
 		ssize_t n = recv(fd, buf, sizeof(buf), 0);
-		struct nlmsghdr *nl;
 
 		if (n < 0)
 			return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
-		for (nl = (struct nlmsghdr *)buf; NLMSG_OK(nl, (size_t)n); nl = NLMSG_NEXT(nl, n)) {
-			struct cn_msg *cn = NLMSG_DATA(nl);
-			struct proc_event *ev;
-
-			if (nl->nlmsg_type == NLMSG_ERROR || nl->nlmsg_type == NLMSG_NOOP ||
-			    cn->id.idx != CN_IDX_PROC)
-				continue;
-			ev = (struct proc_event *)cn->data;
-			if (ev->what == PROC_EVENT_EXEC)
-				fn(PROC_EVENT_KIND_EXEC, ev->event_data.exec.process_tgid, arg);
-			else if (ev->what == PROC_EVENT_EXIT &&
-				 ev->event_data.exit.process_pid == ev->event_data.exit.process_tgid)
-				fn(PROC_EVENT_KIND_EXIT, ev->event_data.exit.process_tgid, arg);
-		}
+		proc_events_parse(buf, (size_t)n, fn, arg);
 	}
 }
 

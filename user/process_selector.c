@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,14 +19,72 @@
 #define MAX_NETNS 64
 #define MAX_LISTENERS 64
 
+/* The end of the bracket expression opening at p[0] == '[', or NULL if it never closes. */
+static const char *bracket_end(const char *p)
+{
+	p++;
+	if (*p == '^')
+		p++;
+	if (*p == ']') /* first, it is a member */
+		p++;
+	while (*p && *p != ']') {
+		if (p[0] == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+			char close[3] = { p[1], ']', '\0' };
+			const char *end = strstr(p + 2, close);
+
+			if (!end)
+				return NULL;
+			p = end + 2;
+		} else {
+			p++;
+		}
+	}
+	return *p ? p : NULL;
+}
+
+bool regex_has_back_reference(const char *pattern)
+{
+	for (const char *p = pattern; *p; p++) {
+		if (*p == '[') {
+			/* Inside brackets a backslash is an ordinary character. */
+			const char *end = bracket_end(p);
+
+			if (!end)
+				return false;
+			p = end;
+		} else if (*p == '\\') {
+			if (p[1] >= '1' && p[1] <= '9')
+				return true;
+			if (!p[1])
+				return false;
+			p++;
+		}
+	}
+	return false;
+}
+
 int process_selector_init(struct process_selector *s, const struct zs_options *o, char *err,
 			  size_t errlen)
 {
 	memset(s, 0, sizeof(*s));
 	s->self = getpid();
 	for (size_t i = 0; i < o->nnames; i++) {
-		int rc = regcomp(&s->names[i], o->names[i], REG_EXTENDED | REG_NOSUB);
+		int rc;
 
+		/*
+		 * POSIX EREs have none, but glibc accepts \1 and then backtracks:
+		 * (.*)(.*)(.*)\3\2\1x takes seconds on 50 bytes, and command lines
+		 * run to 4 kB.  Without them glibc's matcher stays polynomial.
+		 */
+		if (regex_has_back_reference(o->names[i])) {
+			snprintf(err, errlen,
+				 "--name '%s': back-references (\\1...\\9) are not supported, as "
+				 "they can take exponential time; write the pattern without them",
+				 o->names[i]);
+			process_selector_free(s);
+			return -EINVAL;
+		}
+		rc = regcomp(&s->names[i], o->names[i], REG_EXTENDED | REG_NOSUB);
 		if (rc) {
 			char why[128];
 
@@ -35,6 +94,7 @@ int process_selector_init(struct process_selector *s, const struct zs_options *o
 			return -EINVAL;
 		}
 		s->nnames++;
+		s->name_matches_all |= !regexec(&s->names[i], "", 0, NULL, 0);
 	}
 	memcpy(s->ports, o->ports, o->nports * sizeof(o->ports[0]));
 	s->nports = o->nports;
@@ -189,6 +249,18 @@ static bool listens_on_port(const struct process_selector *s, pid_t pid,
 	return l->n && owns_socket(pid, l);
 }
 
+/*
+ * SIGTERM and SIGINT are blocked and read from a signalfd between scans: a
+ * walk over thousands of processes gives way to one as soon as it arrives.
+ */
+static bool stop_signal_pending(void)
+{
+	sigset_t pending;
+
+	return !sigpending(&pending) &&
+	       (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1);
+}
+
 void process_selector_scan(const struct process_selector *s, void (*fn)(pid_t pid, void *arg),
 			   void *arg)
 {
@@ -206,7 +278,7 @@ void process_selector_scan(const struct process_selector *s, void (*fn)(pid_t pi
 		free(cache);
 		return;
 	}
-	while ((de = readdir(proc))) {
+	while ((de = readdir(proc)) && !stop_signal_pending()) {
 		char *end;
 		long pid = strtol(de->d_name, &end, 10);
 

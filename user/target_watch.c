@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fd_limit.h"
 #include "proc_events.h"
 #include "proc_files.h"
 
@@ -19,6 +20,10 @@ int target_watch_init(struct target_watch *w, struct observer *ob, char *err, si
 	rc = process_selector_init(&w->sel, ob->opts, err, errlen);
 	if (rc)
 		return rc;
+	if (w->sel.name_matches_all)
+		fprintf(stderr, "zmqscope: warning: a --name pattern matches the empty string, so "
+				"every process that maps libzmq is attached; anchor it (^...$) "
+				"to select fewer\n");
 	if (process_selector_dynamic(&w->sel))
 		w->events_fd = proc_events_open(); /* -errno: fall back to rescans */
 	if (w->events_fd < 0)
@@ -80,15 +85,16 @@ static void try_attach(struct target_watch *w, pid_t pid)
 			fprintf(stderr, "zmqscope: attached to pid %d\n", (int)pid);
 		return;
 	}
-	if (rc == -ENOENT && !is_pending(w, pid) && w->npending < ZS_MAX_PENDING) {
-		w->pending[w->npending].pid = pid;
-		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
-		w->pending[w->npending].since = monotonic_seconds();
-		w->npending++;
-		return;
-	}
 	if (rc != -ENOENT && rc != -ESRCH)
 		fprintf(stderr, "zmqscope: %s\n", err);
+	if ((rc == -ENOENT || fd_limit_hit(rc)) && !is_pending(w, pid) &&
+	    w->npending < ZS_MAX_PENDING) {
+		w->pending[w->npending].pid = pid;
+		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
+		w->pending[w->npending].out_of_fds = fd_limit_hit(rc);
+		w->pending[w->npending].since = monotonic_seconds();
+		w->npending++;
+	}
 }
 
 static void on_selected(pid_t pid, void *arg)
@@ -101,11 +107,20 @@ void target_watch_initial_scan(struct target_watch *w)
 	process_selector_scan(&w->sel, on_selected, w);
 }
 
-static void on_event(enum proc_event_kind kind, pid_t pid, void *arg)
+static void on_event(enum proc_event_kind kind, pid_t pid, pid_t parent, void *arg)
 {
 	struct target_watch *w = arg;
 
-	if (kind == PROC_EVENT_KIND_EXEC) {
+	if (kind == PROC_EVENT_KIND_FORK) {
+		/*
+		 * A child forked without exec (multiprocessing, pre-fork servers)
+		 * runs the parent's image, but the probes are per pid.  Only the
+		 * children of selected processes are looked at: forks are many.
+		 */
+		if ((observer_is_attached(w->ob, parent, 0) || is_pending(w, parent)) &&
+		    process_matches_name(&w->sel, pid))
+			try_attach(w, pid);
+	} else if (kind == PROC_EVENT_KIND_EXEC) {
 		/* A new image at an attached pid: whatever was attached went with the old one. */
 		observer_forget_image(w->ob, pid);
 		if (process_matches_name(&w->sel, pid))
@@ -139,17 +154,28 @@ static void retry_pending(struct target_watch *w, bool young_only)
 		pid_t pid = w->pending[i].pid;
 		long vmlib = process_vmlib_kb(pid);
 		char err[512];
+		int rc;
 
-		if (young_only && now - w->pending[i].since > FAST_WATCH_SECONDS)
+		/* A shortage of descriptors is not over in 5 ms: that waits for the tick. */
+		if (young_only &&
+		    (now - w->pending[i].since > FAST_WATCH_SECONDS || w->pending[i].out_of_fds))
 			continue;
 		if (vmlib < 0) { /* gone */
 			forget_pending(w, i--);
 			continue;
 		}
-		if (vmlib == w->pending[i].vmlib_kb)
+		if (vmlib == w->pending[i].vmlib_kb && !w->pending[i].out_of_fds)
 			continue; /* nothing new mapped: no libzmq yet */
 		w->pending[i].vmlib_kb = vmlib;
-		if (observer_attach_pid(w->ob, pid, err, sizeof(err)) != -ENOENT)
+		rc = observer_attach_pid(w->ob, pid, err, sizeof(err));
+		/* Said once per shortage, not once a second. */
+		if (rc && rc != -ENOENT && rc != -ESRCH &&
+		    !(fd_limit_hit(rc) && w->pending[i].out_of_fds))
+			fprintf(stderr, "zmqscope: %s\n", err);
+		w->pending[i].out_of_fds = fd_limit_hit(rc);
+		if (rc == 0 && w->ob->opts->verbose)
+			fprintf(stderr, "zmqscope: attached to pid %d\n", (int)pid);
+		if (rc != -ENOENT && !fd_limit_hit(rc))
 			forget_pending(w, i--);
 	}
 }

@@ -73,6 +73,81 @@ static void test_label_value_escapes_backslash_quote_newline(void **state)
 	strbuf_free(&sb);
 }
 
+static char *escaped(const char *value)
+{
+	static char text[512];
+	struct strbuf sb = STRBUF_INIT;
+
+	expo_escape_label_value(&sb, value);
+	snprintf(text, sizeof(text), "%s", strbuf_str(&sb));
+	strbuf_free(&sb);
+	return text;
+}
+
+#define FFFD "\xEF\xBF\xBD"
+
+static void test_label_value_keeps_valid_utf8(void **state)
+{
+	(void)state;
+	/* 2-, 3- and 4-byte characters, the edges of the ranges included. */
+	assert_string_equal(escaped("ipc:///tmp/\xCE\xA9\xCF\x80-\xE2\x82\xAC-\xF0\x9F\x98\x80"),
+			    "ipc:///tmp/\xCE\xA9\xCF\x80-\xE2\x82\xAC-\xF0\x9F\x98\x80");
+	assert_string_equal(escaped("\xC2\x80\xDF\xBF\xE0\xA0\x80\xED\x9F\xBF\xEF\xBF\xBF"
+				    "\xF0\x90\x80\x80\xF4\x8F\xBF\xBF"),
+			    "\xC2\x80\xDF\xBF\xE0\xA0\x80\xED\x9F\xBF\xEF\xBF\xBF"
+			    "\xF0\x90\x80\x80\xF4\x8F\xBF\xBF");
+}
+
+static void test_label_value_replaces_invalid_utf8(void **state)
+{
+	(void)state;
+	assert_string_equal(escaped("a\xFF" "b"), "a" FFFD "b");
+	assert_string_equal(escaped("\x80"), FFFD);		   /* lone continuation */
+	assert_string_equal(escaped("\xC0\xAF"), FFFD FFFD);	   /* overlong '/' */
+	assert_string_equal(escaped("\xE0\x80\xAF"), FFFD FFFD FFFD); /* overlong, 3 bytes */
+	assert_string_equal(escaped("\xED\xA0\x80"), FFFD FFFD FFFD); /* UTF-16 surrogate */
+	assert_string_equal(escaped("\xF4\x90\x80\x80"), FFFD FFFD FFFD FFFD); /* > U+10FFFF */
+	assert_string_equal(escaped("\xF5\x80"), FFFD FFFD);
+	/* A truncated sequence is one replacement, and what follows survives. */
+	assert_string_equal(escaped("x\xE2\x82y"), "x" FFFD "y");
+	assert_string_equal(escaped("x\xF0\x9F\x98"), "x" FFFD);
+	assert_string_equal(escaped("\xE2\x82\\\""), FFFD "\\\\\\\"");
+}
+
+static void test_help_replaces_invalid_utf8(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	expo_escape_help(&sb, "lib \xFE\xE2\x82\xAC");
+	assert_string_equal(strbuf_str(&sb), "lib " FFFD "\xE2\x82\xAC");
+	strbuf_free(&sb);
+}
+
+static void test_utf8_boundary_drops_a_cut_character(void **state)
+{
+	char ep[ZS_ENDPOINT_LEN];
+
+	(void)state;
+	assert_int_equal(expo_utf8_boundary("abc", 3), 3);
+	assert_int_equal(expo_utf8_boundary("", 0), 0);
+	assert_int_equal(expo_utf8_boundary("ab\xE2\x82\xAC", 5), 5); /* whole euro sign */
+	assert_int_equal(expo_utf8_boundary("ab\xE2\x82\xAC", 4), 2); /* cut after 2 of 3 */
+	assert_int_equal(expo_utf8_boundary("ab\xE2\x82\xAC", 3), 2); /* cut after 1 of 3 */
+	assert_int_equal(expo_utf8_boundary("a\xF0\x9F\x98\x80", 4), 1);
+	assert_int_equal(expo_utf8_boundary("a\xCE\xA9", 2), 1);
+	/* Bytes that can start no character are not a cut one: the escape replaces them. */
+	assert_int_equal(expo_utf8_boundary("a\xFF", 2), 2);
+	assert_int_equal(expo_utf8_boundary("a\x80\x80\x80\x80", 5), 5);
+	assert_int_equal(expo_utf8_boundary("a\xED\xA0", 3), 3); /* a surrogate, not a cut */
+
+	/* An endpoint the probe cut at ZS_ENDPOINT_LEN - 1 bytes, inside a euro sign. */
+	memset(ep, 'x', sizeof(ep));
+	memcpy(ep + ZS_ENDPOINT_LEN - 3, "\xE2\x82", 2);
+	ep[ZS_ENDPOINT_LEN - 1] = '\0';
+	assert_int_equal(expo_utf8_boundary(ep, strlen(ep)), ZS_ENDPOINT_LEN - 3);
+}
+
 static void test_metric_names(void **state)
 {
 	(void)state;
@@ -336,6 +411,10 @@ int main(void)
 		cmocka_unit_test(test_family_writes_help_then_type),
 		cmocka_unit_test(test_help_escapes_backslash_and_newline_but_not_quotes),
 		cmocka_unit_test(test_label_value_escapes_backslash_quote_newline),
+		cmocka_unit_test(test_label_value_keeps_valid_utf8),
+		cmocka_unit_test(test_label_value_replaces_invalid_utf8),
+		cmocka_unit_test(test_help_replaces_invalid_utf8),
+		cmocka_unit_test(test_utf8_boundary_drops_a_cut_character),
 		cmocka_unit_test(test_metric_names),
 		cmocka_unit_test(test_label_names),
 		cmocka_unit_test(test_sample_without_labels),

@@ -230,7 +230,7 @@ static void test_msgpack_real_payloads(void **state)
 	n += put_str(big + n, STR_FIX, "BatchedLookupAndPinMsg");
 	end = n;
 	for (int i = 0; i < 15; i++) {
-		char key[16];
+		char key[24]; /* room for any int: -O1 with sanitizers checks it */
 
 		snprintf(key, sizeof(key), "field_%02d", i);
 		n += put_str(big + n, STR_FIX, key);

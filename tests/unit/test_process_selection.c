@@ -121,9 +121,59 @@ static void test_proc_stat_zombie_and_garbage(void **state)
 	assert_int_equal(start, 1);
 }
 
+static void test_back_references_found(void **state)
+{
+	(void)state;
+	assert_true(regex_has_back_reference("(.*)(.*)(.*)\\3\\2\\1x"));
+	assert_true(regex_has_back_reference("(a)\\1"));
+	assert_true(regex_has_back_reference("x\\9"));
+	assert_true(regex_has_back_reference("[ab]\\1"));
+	assert_true(regex_has_back_reference("[]]\\2"));
+	/* Escaped backslashes, bracket expressions and \0 are no back-references. */
+	assert_false(regex_has_back_reference("controller\\.py"));
+	assert_false(regex_has_back_reference("a\\\\1"));
+	assert_false(regex_has_back_reference("[\\1]"));
+	assert_false(regex_has_back_reference("[]\\1]"));
+	assert_false(regex_has_back_reference("[^]\\1]x"));
+	assert_false(regex_has_back_reference("[[:digit:]\\1]"));
+	assert_false(regex_has_back_reference("[[.].]\\1]"));
+	assert_false(regex_has_back_reference("port 5[0-9]{3}"));
+	assert_false(regex_has_back_reference(""));
+	assert_false(regex_has_back_reference("trailing\\"));
+}
+
+static void test_selector_refuses_back_references(void **state)
+{
+	struct zs_options o;
+	struct process_selector s;
+	char err[256] = "";
+
+	(void)state;
+	memset(&o, 0, sizeof(o));
+	o.names[0] = "(.*)(.*)(.*)\\3\\2\\1x";
+	o.nnames = 1;
+	assert_int_equal(process_selector_init(&s, &o, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "back-reference"));
+	assert_null(strchr(err, '\n'));
+	o.names[0] = "controller\\.py";
+	assert_int_equal(process_selector_init(&s, &o, err, sizeof(err)), 0);
+	assert_false(s.name_matches_all);
+	process_selector_free(&s);
+	o.names[0] = "";
+	assert_int_equal(process_selector_init(&s, &o, err, sizeof(err)), 0);
+	assert_true(s.name_matches_all);
+	process_selector_free(&s);
+	o.names[0] = "x|.*";
+	assert_int_equal(process_selector_init(&s, &o, err, sizeof(err)), 0);
+	assert_true(s.name_matches_all);
+	process_selector_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_back_references_found),
+		cmocka_unit_test(test_selector_refuses_back_references),
 		cmocka_unit_test(test_tcp_listening_ipv4),
 		cmocka_unit_test(test_tcp_listening_ipv6),
 		cmocka_unit_test(test_tcp_not_listening_or_malformed),
