@@ -35,6 +35,9 @@ static const char *const unsupported_tls_keys[] = {
 	"prefer_server_cipher_suites", "client_allowed_sans",
 };
 static const char *const unsupported_top_keys[] = { "http_server_config", "rate_limit" };
+static const char *const tls_keys[] = {
+	"cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version", "max_version",
+};
 
 struct loader {
 	const char *path;
@@ -49,6 +52,22 @@ const char *web_client_auth_name(enum web_client_auth a)
 	return (unsigned)a < sizeof(client_auth_names) / sizeof(client_auth_names[0])
 		       ? client_auth_names[a]
 		       : "unknown";
+}
+
+static int client_auth_from_name(const char *s, enum web_client_auth *out)
+{
+	for (size_t i = 0; i < sizeof(client_auth_names) / sizeof(client_auth_names[0]); i++) {
+		if (!strcmp(s, client_auth_names[i])) {
+			*out = (enum web_client_auth)i;
+			return 0;
+		}
+	}
+	/* The toolkit's old spelling of RequireAnyClientCert. */
+	if (!strcmp(s, "RequireClientCert")) {
+		*out = WEB_REQUIRE_ANY_CLIENT_CERT;
+		return 0;
+	}
+	return -EINVAL;
 }
 
 static int fail(struct loader *l, const yaml_node_t *at, const char *fmt, ...)
@@ -187,7 +206,6 @@ static int load_tls(struct loader *l, const yaml_node_t *map, struct web_config 
 {
 	const yaml_node_t *ca_at = NULL;
 	int minv = 2, maxv = 3;
-	bool auth_given = false;
 
 	if (is_null(map))
 		return 0;
@@ -207,47 +225,29 @@ static int load_tls(struct loader *l, const yaml_node_t *map, struct web_config 
 			return fail(l, kn, "tls_server_config.%s is not supported by zmqscope; "
 				    "remove it (cert_file, key_file, client_ca_file, "
 				    "client_auth_type, min_version and max_version are)", k);
-		if (is_null(v))
-			continue;
-		c->tls = true;
-		if (!strcmp(k, "cert_file")) {
-			rc = scalar(l, v, k, &s);
-			if (!rc)
-				rc = read_file(l, v, k, s, &c->cert_pem);
-		} else if (!strcmp(k, "key_file")) {
-			rc = scalar(l, v, k, &s);
-			if (!rc)
-				rc = read_file(l, v, k, s, &c->key_pem);
-		} else if (!strcmp(k, "client_ca_file")) {
-			ca_at = kn;
-			rc = scalar(l, v, k, &s);
-			if (!rc)
-				rc = read_file(l, v, k, s, &c->client_ca_pem);
-		} else if (!strcmp(k, "client_auth_type")) {
-			rc = scalar(l, v, k, &s);
-			if (rc)
-				return rc;
-			auth_given = true;
-			for (size_t i = 0; i < sizeof(client_auth_names) / sizeof(client_auth_names[0]);
-			     i++)
-				if (!strcmp(s, client_auth_names[i]))
-					c->client_auth = (enum web_client_auth)i, auth_given = false;
-			/* The toolkit's old spelling of RequireAnyClientCert. */
-			if (!strcmp(s, "RequireClientCert"))
-				c->client_auth = WEB_REQUIRE_ANY_CLIENT_CERT, auth_given = false;
-			if (auth_given)
-				return fail(l, v, "client_auth_type '%s': expected NoClientCert, "
-					    "RequestClientCert, RequireAnyClientCert, "
-					    "VerifyClientCertIfGiven or RequireAndVerifyClientCert", s);
-		} else if (!strcmp(k, "min_version")) {
-			rc = tls_version(l, v, k, &minv);
-		} else if (!strcmp(k, "max_version")) {
-			rc = tls_version(l, v, k, &maxv);
-		} else {
+		if (!in_list(k, tls_keys, sizeof(tls_keys) / sizeof(tls_keys[0])))
 			return fail(l, kn, "unknown key 'tls_server_config.%s'; expected cert_file, "
 				    "key_file, client_ca_file, client_auth_type, min_version or "
 				    "max_version", k);
+		if (is_null(v))
+			continue;
+		c->tls = true;
+		if (!strcmp(k, "min_version") || !strcmp(k, "max_version")) {
+			rc = tls_version(l, v, k, !strcmp(k, "min_version") ? &minv : &maxv);
+		} else if (!(rc = scalar(l, v, k, &s))) {
+			if (!strcmp(k, "cert_file"))
+				rc = read_file(l, v, k, s, &c->cert_pem);
+			else if (!strcmp(k, "key_file"))
+				rc = read_file(l, v, k, s, &c->key_pem);
+			else if (!strcmp(k, "client_ca_file"))
+				rc = read_file(l, v, k, s, &c->client_ca_pem);
+			else if (client_auth_from_name(s, &c->client_auth))
+				rc = fail(l, v, "client_auth_type '%s': expected NoClientCert, "
+					  "RequestClientCert, RequireAnyClientCert, "
+					  "VerifyClientCertIfGiven or RequireAndVerifyClientCert", s);
 		}
+		if (!strcmp(k, "client_ca_file"))
+			ca_at = kn;
 		if (rc)
 			return rc;
 	}

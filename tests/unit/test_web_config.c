@@ -241,6 +241,9 @@ static void test_unknown_keys_rejected(void **state)
 	assert_error(load("tls_server_config:\n  cert_file: server.crt\n  keyfile: server.key\n",
 			  &c, err, sizeof(err)),
 		     err, "line 3: unknown key 'tls_server_config.keyfile'");
+	/* An empty value does not excuse a misspelt key. */
+	assert_error(load("tls_server_config:\n  cert_fle:\n", &c, err, sizeof(err)), err,
+		     "line 2: unknown key 'tls_server_config.cert_fle'");
 	assert_error(load("http_server_config:\n  http2: false\n", &c, err, sizeof(err)), err,
 		     "http_server_config is not supported by zmqscope");
 	assert_error(load("tls_server_config:\n  cipher_suites: [TLS_AES_128_GCM_SHA256]\n", &c, err,
