@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -13,12 +14,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "elf_symbols.h"
+#include "memory_calibration.h"
+#include "strbuf.h"
 
 #define CALIBRATE_TIMEOUT_MS 5000
 #define SCAN_BYTES 4096
@@ -31,13 +35,28 @@
 const char *layout_source_name(enum layout_source s)
 {
 	switch (s) {
-	case LAYOUT_MEASURED:
-		return "measured";
+	case LAYOUT_MEMORY:
+		return "memory";
+	case LAYOUT_DLOPEN:
+		return "dlopen";
 	case LAYOUT_TABLE:
 		return "table";
 	default:
 		return "none";
 	}
+}
+
+void calibration_describe(const struct calibration *c, const char *indent, struct strbuf *out)
+{
+	const struct {
+		const char *name, *note;
+	} lines[] = { { "memory", c->memory_note },
+		      { "dlopen", c->dlopen_note },
+		      { "table", c->table_note } };
+
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
+		if (lines[i].note[0])
+			strbuf_printf(out, "%s%s: %s\n", indent, lines[i].name, lines[i].note);
 }
 
 /* ---- child ------------------------------------------------------------ */
@@ -52,8 +71,6 @@ static bool safe_read(void *dst, const void *src, size_t n)
 
 typedef void *(*ctx_new_fn)(void);
 typedef void *(*socket_fn)(void *, int);
-typedef int (*close_fn)(void *);
-typedef int (*term_fn)(void *);
 typedef int (*bind_fn)(void *, const char *);
 typedef void (*version_fn)(int *, int *, int *);
 
@@ -118,6 +135,59 @@ static int32_t find_endpoint_offset(void *a, const char *ua, void *b, const char
 	return -1;
 }
 
+/* Reads one capability set line of /proc/self/status: all-zero or not. */
+static bool caps_all_zero(void)
+{
+	char line[128];
+	bool zero = true, seen = false;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+		char name[16];
+
+		if (sscanf(line, "Cap%15[^:]: %llx", name, &v) == 2 && strcmp(name, "Bnd")) {
+			seen = true;
+			zero &= v == 0;
+		}
+	}
+	fclose(f);
+	return seen && zero;
+}
+
+/*
+ * The library's constructors get exactly the target's user and nothing
+ * more: no capability in any set, the bounding set emptied as far as we
+ * may, and no_new_privs so no setuid file hands any back.
+ */
+static int drop_everything(uid_t uid, gid_t gid, char *why, size_t n)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct none[2];
+
+	/* Needs CAP_SETPCAP, which an --user daemon no longer has: its set is already small. */
+	for (int c = 0; c <= 63; c++)
+		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) ||
+	    prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) || setgroups(0, NULL) ||
+	    setresgid(gid, gid, gid) || setresuid(uid, uid, uid)) {
+		snprintf(why, n, "dropping to uid %u: %s", (unsigned)uid, strerror(errno));
+		return -1;
+	}
+	memset(none, 0, sizeof(none));
+	if (syscall(SYS_capset, &hdr, none) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
+		snprintf(why, n, "dropping capabilities: %s", strerror(errno));
+		return -1;
+	}
+	if (!caps_all_zero()) {
+		snprintf(why, n, "a capability survived the drop; not loading the library");
+		return -1;
+	}
+	return 0;
+}
+
 static int enter_target(pid_t pid, uid_t uid, gid_t gid, char *why, size_t n)
 {
 	char root[64];
@@ -133,87 +203,89 @@ static int enter_target(pid_t pid, uid_t uid, gid_t gid, char *why, size_t n)
 		snprintf(why, n, "chroot into the target's root: %s", strerror(errno));
 		return -1;
 	}
-	if (setgroups(0, NULL) || setresgid(gid, gid, gid) || setresuid(uid, uid, uid) ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)) {
-		snprintf(why, n, "dropping privileges: %s", strerror(errno));
+	return drop_everything(uid, gid, why, n);
+}
+
+/*
+ * Nothing of the loader may reach the library's code: not its BPF, HTTP or
+ * pinned-map descriptors, not its signal setup.  `out` becomes fd 3.
+ */
+static int isolate(int out)
+{
+	sigset_t all;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (out != 3 && (dup2(out, 3) < 0 || close(out)))
 		return -1;
-	}
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+		return -1;
+	if (syscall(SYS_close_range, 4U, ~0U, 0U))
+		return -1;
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	return 0;
 }
 
-int calibrate_child_main(int argc, char **argv)
+/* The forked child: never returns to the loader's code. */
+static void child_main(pid_t pid, const char *path, uid_t uid, gid_t gid, int32_t type_hint,
+		       int out)
 {
 	static const char url_a[] = "inproc://zmqscope-calibration-a";
 	static const char url_b[] = "inproc://zmqscope-calibration-b";
 	void *socks[CALIBRATION_TYPES] = { 0 };
 	ctx_new_fn ctx_new;
 	socket_fn make_socket;
-	close_fn close_socket;
-	term_fn term;
 	bind_fn bind_socket;
 	version_fn version;
 	int32_t type_off, tag_off, ep_off = -1;
 	char why[160] = "";
 	int major = 0, minor = 0, patch = 0;
 	void *lib, *ctx;
-	pid_t pid;
 
-	if (argc != 6) {
-		printf("err usage: __calibrate PID PATH UID GID\n");
-		return 2;
-	}
-	pid = atoi(argv[2]);
+	if (isolate(out))
+		_exit(1);
 	alarm(CALIBRATE_TIMEOUT_MS / 1000);
-	if (enter_target(pid, (uid_t)strtoul(argv[4], NULL, 10),
-			 (gid_t)strtoul(argv[5], NULL, 10), why, sizeof(why))) {
-		printf("err %s\n", why);
-		return 1;
+	if (enter_target(pid, uid, gid, why, sizeof(why))) {
+		dprintf(3, "err %s\n", why);
+		_exit(1);
 	}
-	lib = dlopen(argv[3], RTLD_NOW | RTLD_LOCAL);
+	lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!lib) {
-		printf("err dlopen: %s\n", dlerror());
-		return 1;
+		dprintf(3, "err dlopen: %.150s\n", dlerror());
+		_exit(1);
 	}
 	ctx_new = (ctx_new_fn)dlsym(lib, "zmq_ctx_new");
 	make_socket = (socket_fn)dlsym(lib, "zmq_socket");
-	close_socket = (close_fn)dlsym(lib, "zmq_close");
-	term = (term_fn)dlsym(lib, "zmq_ctx_term");
 	bind_socket = (bind_fn)dlsym(lib, "zmq_bind");
 	version = (version_fn)dlsym(lib, "zmq_version");
-	if (!ctx_new || !make_socket || !close_socket || !term || !bind_socket || !version) {
-		printf("err the library lacks part of the libzmq API\n");
-		return 1;
+	if (!ctx_new || !make_socket || !bind_socket || !version) {
+		dprintf(3, "err the library lacks part of the libzmq API\n");
+		_exit(1);
 	}
 	version(&major, &minor, &patch);
 	ctx = ctx_new();
 	if (!ctx) {
-		printf("err zmq_ctx_new failed\n");
-		return 1;
+		dprintf(3, "err zmq_ctx_new failed\n");
+		_exit(1);
 	}
 	for (int t = 0; t < CALIBRATION_TYPES; t++) {
 		socks[t] = make_socket(ctx, t);
 		if (!socks[t]) {
-			printf("err zmq_socket(%d) failed\n", t);
-			return 1;
+			dprintf(3, "err zmq_socket(%d) failed\n", t);
+			_exit(1);
 		}
 	}
-	{
-		struct zmq_version v = { major, minor, patch };
-		struct zmq_layout known;
-
-		zmq_layout_lookup(&v, &known);
-		type_off = find_type_offset(socks, known.type_off);
-	}
+	type_off = find_type_offset(socks, type_hint);
 	tag_off = find_tag_offset(socks);
 	if (!bind_socket(socks[ZMQ_PULL_TYPE], url_a) && !bind_socket(socks[ZMQ_ROUTER_TYPE], url_b))
 		ep_off = find_endpoint_offset(socks[ZMQ_PULL_TYPE], url_a, socks[ZMQ_ROUTER_TYPE],
 					      url_b);
-	printf("ok %d.%d.%d %d %d %d\n", major, minor, patch, type_off, tag_off, ep_off);
-	fflush(stdout);
-	for (int t = 0; t < CALIBRATION_TYPES; t++)
-		close_socket(socks[t]);
-	term(ctx);
-	return 0;
+	dprintf(3, "ok %d.%d.%d %d %d %d\n", major, minor, patch, type_off, tag_off, ep_off);
+	/* No zmq_ctx_term: the process ends here, and its I/O threads with it. */
+	_exit(0);
 }
 
 /* ---- parent ----------------------------------------------------------- */
@@ -245,11 +317,13 @@ static int target_ids(pid_t pid, uid_t *uid, gid_t *gid)
 	return 0;
 }
 
-/* Runs the child and reads its one line; the child never outlives the timeout. */
-static int run_child(pid_t pid, const char *target_path, char *line, size_t n)
+/*
+ * Forks the child (no exec: there is no command line to forge) and reads
+ * its one line; the child never outlives the timeout.
+ */
+static int run_child(pid_t pid, const char *target_path, int32_t type_hint, char *line, size_t n)
 {
-	char pidbuf[16], uidbuf[16], gidbuf[16];
-	int fds[2], status, rc = -EIO;
+	int fds[2], status, rc;
 	uid_t uid = NOBODY;
 	gid_t gid = NOBODY;
 	pid_t child;
@@ -258,9 +332,6 @@ static int run_child(pid_t pid, const char *target_path, char *line, size_t n)
 
 	if ((rc = target_ids(pid, &uid, &gid)))
 		return rc;
-	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
-	snprintf(uidbuf, sizeof(uidbuf), "%u", (unsigned)uid);
-	snprintf(gidbuf, sizeof(gidbuf), "%u", (unsigned)gid);
 	if (pipe2(fds, O_CLOEXEC))
 		return -errno;
 	child = fork();
@@ -270,18 +341,11 @@ static int run_child(pid_t pid, const char *target_path, char *line, size_t n)
 		close(fds[1]);
 		return rc;
 	}
-	if (child == 0) {
-		/* Only async-signal-safe calls between fork and exec: the loader has threads. */
-		char *const argv[] = { "zmqscope", "__calibrate", pidbuf, (char *)target_path,
-				       uidbuf, gidbuf, NULL };
-		char *const envp[] = { NULL };
-
-		dup2(fds[1], STDOUT_FILENO);
-		execve("/proc/self/exe", argv, envp);
-		_exit(127);
-	}
+	if (child == 0)
+		child_main(pid, target_path, uid, gid, type_hint, fds[1]);
 	close(fds[1]);
 	clock_gettime(CLOCK_MONOTONIC, &start);
+	rc = -EIO;
 	for (;;) {
 		struct pollfd p = { .fd = fds[0], .events = POLLIN };
 		long left;
@@ -313,6 +377,24 @@ static int run_child(pid_t pid, const char *target_path, char *line, size_t n)
 	return rc;
 }
 
+bool calibration_source_enabled(enum layout_source s)
+{
+	const char *env = getenv(CALIBRATION_SOURCES_ENV), *name = layout_source_name(s);
+	size_t len = strlen(name);
+
+	if (!env)
+		return true;
+	for (const char *p = env; *p;) {
+		size_t word = strcspn(p, ",");
+
+		if (word == len && !strncmp(p, name, len))
+			return true;
+		p += word;
+		p += *p == ',';
+	}
+	return false;
+}
+
 static void version_from_file(const char *host_path, uint64_t off, struct calibration *out)
 {
 	uint8_t code[32];
@@ -323,42 +405,173 @@ static void version_from_file(const char *host_path, uint64_t off, struct calibr
 		out->have_version = true;
 }
 
-int calibrate_library(pid_t pid, const char *target_path, const char *host_path,
-		      uint64_t version_fn_offset, struct calibration *out)
+static bool layout_complete(const struct zmq_layout *l)
+{
+	return l->type_off >= 0 && l->tag_off >= 0 && l->endpoint_off >= 0;
+}
+
+/* Fills what `l` lacks from `from`; says which fields it took. */
+static void fill_missing(struct zmq_layout *l, const struct zmq_layout *from, char *took,
+			 size_t n)
+{
+	took[0] = '\0';
+	if (l->type_off < 0 && from->type_off >= 0)
+		l->type_off = from->type_off, strncat(took, " type", n - strlen(took) - 1);
+	if (l->tag_off < 0 && from->tag_off >= 0)
+		l->tag_off = from->tag_off, strncat(took, " tag", n - strlen(took) - 1);
+	if (l->endpoint_off < 0 && from->endpoint_off >= 0)
+		l->endpoint_off = from->endpoint_off, strncat(took, " endpoint", n - strlen(took) - 1);
+}
+
+/* Two measurements of the same file must agree where both measured. */
+static bool layouts_agree(const struct zmq_layout *a, const struct zmq_layout *b)
+{
+	return (a->type_off < 0 || b->type_off < 0 || a->type_off == b->type_off) &&
+	       (a->tag_off < 0 || b->tag_off < 0 || a->tag_off == b->tag_off) &&
+	       (a->endpoint_off < 0 || b->endpoint_off < 0 || a->endpoint_off == b->endpoint_off);
+}
+
+static void try_memory(pid_t pid, uint64_t inode, const struct zmq_layout *hint,
+		       struct calibration *out, struct zmq_layout *got)
+{
+	struct memory_calibration mc = { 0 };
+
+	*got = ZMQ_LAYOUT_UNKNOWN;
+	if (!calibration_source_enabled(LAYOUT_MEMORY)) {
+		snprintf(out->memory_note, sizeof(out->memory_note), "disabled by %s",
+			 CALIBRATION_SOURCES_ENV);
+		return;
+	}
+	memory_calibrate(pid, inode, hint, &mc);
+	*got = mc.layout;
+	out->memory_sockets = (unsigned)mc.measured;
+	out->memory_bytes = mc.bytes_read;
+	out->memory_ms = mc.elapsed_ms;
+	if (mc.note[0])
+		snprintf(out->memory_note, sizeof(out->memory_note), "%s", mc.note);
+	else
+		snprintf(out->memory_note, sizeof(out->memory_note),
+			 "measured on %zu live sockets (%.1f MiB read, %u ms)", mc.measured,
+			 (double)mc.bytes_read / (1 << 20), mc.elapsed_ms);
+}
+
+static void try_dlopen(pid_t pid, const char *target_path, int32_t type_hint,
+		       struct calibration *out, struct zmq_layout *got)
 {
 	char line[256];
 	int rc;
 
-	memset(out, 0, sizeof(*out));
-	out->layout = ZMQ_LAYOUT_UNKNOWN;
-	rc = run_child(pid, target_path, line, sizeof(line));
-	if (rc == 0 && !strncmp(line, "ok ", 3)) {
+	*got = ZMQ_LAYOUT_UNKNOWN;
+	if (!calibration_source_enabled(LAYOUT_DLOPEN)) {
+		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "disabled by %s",
+			 CALIBRATION_SOURCES_ENV);
+		return;
+	}
+	rc = run_child(pid, target_path, type_hint, line, sizeof(line));
+	if (rc) {
+		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "calibration child: %s",
+			 strerror(-rc));
+	} else if (!strncmp(line, "ok ", 3)) {
 		struct zmq_version v;
 		int type_off, tag_off, ep_off;
 
 		if (sscanf(line + 3, "%d.%d.%d %d %d %d", &v.major, &v.minor, &v.patch, &type_off,
-			   &tag_off, &ep_off) == 6) {
-			out->version = v;
-			out->have_version = true;
-			out->layout = (struct zmq_layout){ type_off, tag_off, ep_off };
-			if (type_off >= 0) {
-				out->source = LAYOUT_MEASURED;
-				return 0;
-			}
-			snprintf(out->note, sizeof(out->note),
-				 "no unique socket-type offset found in this build");
+			   &tag_off, &ep_off) != 6) {
+			snprintf(out->dlopen_note, sizeof(out->dlopen_note), "calibration child: bad answer");
+			return;
 		}
-	} else if (rc == 0) {
-		snprintf(out->note, sizeof(out->note), "%.190s",
-			 !strncmp(line, "err ", 4) ? line + 4 : "calibration child failed");
+		if (!out->have_version)
+			out->version = v, out->have_version = true;
+		*got = (struct zmq_layout){ type_off, tag_off, ep_off };
+		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "%s",
+			 type_off >= 0 ? "measured in the sandboxed child"
+				       : "no unique socket-type offset found in this build");
 	} else {
-		snprintf(out->note, sizeof(out->note), "calibration child: %s", strerror(-rc));
+		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "%.190s",
+			 !strncmp(line, "err ", 4) ? line + 4 : "calibration child failed");
 	}
-	if (!out->have_version)
-		version_from_file(host_path, version_fn_offset, out);
-	if (out->have_version && !zmq_layout_lookup(&out->version, &out->layout))
+}
+
+/*
+ * Memory first.  The child, which runs the library's code, only when memory
+ * left a field open that the table cannot fill.  The table last.
+ */
+int calibrate_library(pid_t pid, const char *target_path, const char *host_path, uint64_t inode,
+		      uint64_t version_fn_offset, struct calibration *out)
+{
+	struct zmq_layout table = ZMQ_LAYOUT_UNKNOWN, mem, dl, l;
+	bool have_table;
+	char took[32];
+
+	memset(out, 0, sizeof(*out));
+	version_from_file(host_path, version_fn_offset, out);
+	have_table = out->have_version && !zmq_layout_lookup(&out->version, &table);
+
+	try_memory(pid, inode, &table, out, &mem);
+	l = mem;
+	if (l.type_off >= 0) {
+		out->source = LAYOUT_MEMORY;
+		if (have_table && !layouts_agree(&mem, &table))
+			snprintf(out->table_note, sizeof(out->table_note),
+				 "table for %d.%d.%d (type@%d tag@%d endpoint@%d) disagrees; "
+				 "the memory is used",
+				 out->version.major, out->version.minor, out->version.patch,
+				 table.type_off, table.tag_off, table.endpoint_off);
+		else if (have_table)
+			fill_missing(&l, &table, took, sizeof(took));
+		if (have_table && layouts_agree(&mem, &table))
+			snprintf(out->table_note, sizeof(out->table_note), "agrees%s%s",
+				 took[0] ? "; filled in:" : "", took[0] ? took : "");
+		if (layout_complete(&l)) {
+			out->layout = l;
+			if (!out->dlopen_note[0])
+				snprintf(out->dlopen_note, sizeof(out->dlopen_note),
+					 "not needed: memory calibration succeeded");
+			return 0;
+		}
+	}
+
+	try_dlopen(pid, target_path, table.type_off, out, &dl);
+	if (out->source == LAYOUT_MEMORY) {
+		if (!layouts_agree(&mem, &dl))
+			snprintf(out->dlopen_note + strlen(out->dlopen_note),
+				 sizeof(out->dlopen_note) - strlen(out->dlopen_note),
+				 "; disagrees with memory (type@%d tag@%d endpoint@%d)", dl.type_off,
+				 dl.tag_off, dl.endpoint_off);
+		else
+			fill_missing(&l, &dl, took, sizeof(took));
+		out->layout = l;
+		return 0;
+	}
+	if (dl.type_off >= 0) {
+		out->source = LAYOUT_DLOPEN;
+		out->layout = dl;
+		if (!have_table && out->have_version)
+			have_table = !zmq_layout_lookup(&out->version, &table);
+		if (have_table)
+			snprintf(out->table_note, sizeof(out->table_note), "%s",
+				 layouts_agree(&dl, &table) ? "agrees" : "disagrees; the child's is used");
+		return 0;
+	}
+
+	if (!have_table && out->have_version)
+		have_table = !zmq_layout_lookup(&out->version, &table);
+	if (!calibration_source_enabled(LAYOUT_TABLE)) {
+		snprintf(out->table_note, sizeof(out->table_note), "disabled by %s",
+			 CALIBRATION_SOURCES_ENV);
+	} else if (have_table) {
 		out->source = LAYOUT_TABLE;
-	else
-		out->layout = ZMQ_LAYOUT_UNKNOWN;
+		out->layout = table;
+		fill_missing(&out->layout, &mem, took, sizeof(took));
+		snprintf(out->table_note, sizeof(out->table_note), "used for %d.%d.%d",
+			 out->version.major, out->version.minor, out->version.patch);
+		return 0;
+	} else if (out->have_version) {
+		snprintf(out->table_note, sizeof(out->table_note), "no entry for %d.%d.%d",
+			 out->version.major, out->version.minor, out->version.patch);
+	} else {
+		snprintf(out->table_note, sizeof(out->table_note), "library version unknown");
+	}
+	out->layout = mem;
 	return 0;
 }

@@ -609,12 +609,22 @@ static size_t attach_object(struct observer *ob, const struct target *t, size_t 
 	return attached;
 }
 
-static void calibrate_object(pid_t pid, struct attached_object *ao)
+static void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao)
 {
 	const struct elf_symbol *version = &ao->obj.syms[ZS_FN_VERSION];
 
-	calibrate_library(pid, ao->obj.path, ao->obj.host_path,
+	calibrate_library(pid, ao->obj.path, ao->obj.host_path, ao->obj.inode,
 			  version->found ? version->file_offset : 0, &ao->cal);
+	if (ob->opts->verbose) {
+		struct strbuf sb = { 0 };
+
+		calibration_describe(&ao->cal, "zmqscope:   ", &sb);
+		fprintf(stderr, "zmqscope: pid %d %s: layout from %s: type@%d tag@%d endpoint@%d\n%s",
+			(int)pid, ao->obj.path, layout_source_name(ao->cal.source),
+			ao->cal.layout.type_off, ao->cal.layout.tag_off, ao->cal.layout.endpoint_off,
+			strbuf_str(&sb));
+		strbuf_free(&sb);
+	}
 }
 
 int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
@@ -644,7 +654,7 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		struct attached_object *ao = &t->objs[t->nobjs++];
 
 		ao->obj = objs[i];
-		calibrate_object(pid, ao);
+		calibrate_object(ob, pid, ao);
 	}
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
@@ -765,7 +775,7 @@ void observer_rescan_libraries(struct observer *ob)
 			if (known)
 				continue;
 			t->objs[t->nobjs].obj = objs[k];
-			calibrate_object(t->pid, &t->objs[t->nobjs]);
+			calibrate_object(ob, t->pid, &t->objs[t->nobjs]);
 			attach_object(ob, t, t->nobjs);
 			t->nobjs++;
 			if (ob->opts->verbose)
