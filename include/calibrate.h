@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "memory_calibration.h"
 #include "zmq_layout.h"
 
 enum layout_source {
@@ -43,7 +44,12 @@ struct calibration {
 	unsigned memory_sockets; /* live sockets memory calibration found */
 	uint64_t memory_bytes;	 /* bytes it read from the target */
 	unsigned memory_ms;
+	/* Live sockets memory calibration found, for listing (calloc'd; calibration_release). */
+	struct found_socket *found;
+	size_t nfound;
 };
+
+void calibration_release(struct calibration *c);
 
 /* Test knob, not in --help: ZMQSCOPE_CALIBRATION=dlopen,table limits the sources. */
 #define CALIBRATION_SOURCES_ENV "ZMQSCOPE_CALIBRATION"
@@ -63,7 +69,12 @@ struct strbuf;
 /* One line per source tried: "memory: measured on 3 live sockets ...". */
 void calibration_describe(const struct calibration *c, const char *indent, struct strbuf *out);
 
-/* Is this source allowed by CALIBRATION_SOURCES_ENV (all are when it is unset)? */
+/*
+ * Is this source allowed by CALIBRATION_SOURCES_ENV (all are when it is
+ * unset)?  Names: memory, dlopen, table, and handles (measuring later on
+ * the sockets the probes saw).
+ */
 bool calibration_source_enabled(enum layout_source s);
+bool calibration_allows(const char *name);
 
 #endif

@@ -35,6 +35,7 @@ struct memory_calibration {
 	struct found_socket *sockets; /* caller's array of `max` entries, or NULL */
 	size_t max, nsockets; /* filled entries of `sockets` */
 	size_t measured;      /* socket objects the offsets were measured on */
+	int use_known_offsets; /* may settle an ambiguous type offset with one a build used */
 	uint64_t bytes_read;
 	unsigned elapsed_ms;
 	int truncated; /* a bound stopped the search early */

@@ -377,9 +377,21 @@ static int run_child(pid_t pid, const char *target_path, int32_t type_hint, char
 	return rc;
 }
 
+void calibration_release(struct calibration *c)
+{
+	free(c->found);
+	c->found = NULL;
+	c->nfound = 0;
+}
+
 bool calibration_source_enabled(enum layout_source s)
 {
-	const char *env = getenv(CALIBRATION_SOURCES_ENV), *name = layout_source_name(s);
+	return calibration_allows(layout_source_name(s));
+}
+
+bool calibration_allows(const char *name)
+{
+	const char *env = getenv(CALIBRATION_SOURCES_ENV);
 	size_t len = strlen(name);
 
 	if (!env)
@@ -442,8 +454,13 @@ static void try_memory(pid_t pid, uint64_t inode, const struct zmq_layout *hint,
 			 CALIBRATION_SOURCES_ENV);
 		return;
 	}
+	mc.sockets = calloc(MEMCAL_MAX_SOCKETS, sizeof(*mc.sockets));
+	mc.max = mc.sockets ? MEMCAL_MAX_SOCKETS : 0;
+	mc.use_known_offsets = calibration_source_enabled(LAYOUT_TABLE);
 	memory_calibrate(pid, inode, hint, &mc);
 	*got = mc.layout;
+	out->found = mc.sockets;
+	out->nfound = mc.nsockets;
 	out->memory_sockets = (unsigned)mc.measured;
 	out->memory_bytes = mc.bytes_read;
 	out->memory_ms = mc.elapsed_ms;
@@ -505,7 +522,8 @@ int calibrate_library(pid_t pid, const char *target_path, const char *host_path,
 
 	memset(out, 0, sizeof(*out));
 	version_from_file(host_path, version_fn_offset, out);
-	have_table = out->have_version && !zmq_layout_lookup(&out->version, &table);
+	have_table = calibration_source_enabled(LAYOUT_TABLE) && out->have_version &&
+		     !zmq_layout_lookup(&out->version, &table);
 
 	try_memory(pid, inode, &table, out, &mem);
 	l = mem;
@@ -546,7 +564,7 @@ int calibrate_library(pid_t pid, const char *target_path, const char *host_path,
 	if (dl.type_off >= 0) {
 		out->source = LAYOUT_DLOPEN;
 		out->layout = dl;
-		if (!have_table && out->have_version)
+		if (!have_table && out->have_version && calibration_source_enabled(LAYOUT_TABLE))
 			have_table = !zmq_layout_lookup(&out->version, &table);
 		if (have_table)
 			snprintf(out->table_note, sizeof(out->table_note), "%s",
@@ -554,7 +572,7 @@ int calibrate_library(pid_t pid, const char *target_path, const char *host_path,
 		return 0;
 	}
 
-	if (!have_table && out->have_version)
+	if (!have_table && out->have_version && calibration_source_enabled(LAYOUT_TABLE))
 		have_table = !zmq_layout_lookup(&out->version, &table);
 	if (!calibration_source_enabled(LAYOUT_TABLE)) {
 		snprintf(out->table_note, sizeof(out->table_note), "disabled by %s",

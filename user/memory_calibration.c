@@ -227,7 +227,9 @@ static int measure(struct scan *sc, struct sock_image *im, size_t n, const struc
 	out->layout.tag_off = image_tag_offset(im, n);
 	out->layout.type_off = image_type_offset(im, n, hint->type_off, why, sizeof(why));
 	/* Sockets of one type fit many offsets: one that some libzmq build used decides. */
-	for (size_t k = 0; out->layout.type_off < 0 && k < sizeof(known) / sizeof(known[0]); k++)
+	for (size_t k = 0; out->use_known_offsets && out->layout.type_off < 0 &&
+			   k < sizeof(known) / sizeof(known[0]);
+	     k++)
 		if (known[k] >= 0 && image_type_offset(im, n, known[k], why2, sizeof(why2)) == known[k])
 			out->layout.type_off = known[k];
 	out->layout.endpoint_off = image_endpoint_offset(&sc->reader, im, n, hint->endpoint_off);

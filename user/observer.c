@@ -23,6 +23,7 @@
 #include "proc_files.h"
 #include "metrics.h"
 #include "zmqscope.skel.h"
+#include "socket_refine.h"
 
 static const struct probe_spec {
 	enum zs_func fn;
@@ -499,6 +500,8 @@ static void detach_target(struct observer *ob, struct target *t)
 
 static void target_free(struct observer *ob, struct target *t)
 {
+	for (size_t i = 0; i < t->nobjs; i++)
+		calibration_release(&t->objs[i].cal);
 	detach_target(ob, t);
 	if (ob->skel)
 		forget_process_maps(ob, (uint32_t)t->pid);
@@ -685,6 +688,8 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		return rc;
 	}
 	t->up = true;
+	/* Probes first, then the sockets found before them: none falls in between. */
+	refine_insert_found(ob, t);
 	rc = add_target(ob, t);
 	if (rc) {
 		target_free(ob, t);
@@ -782,6 +787,7 @@ void observer_rescan_libraries(struct observer *ob)
 				fprintf(stderr, "zmqscope: pid %d loaded %s; attached\n", (int)t->pid,
 					objs[k].path);
 		}
+		refine_insert_found(ob, t);
 	}
 	pthread_mutex_unlock(&ob->lock);
 }

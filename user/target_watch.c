@@ -7,6 +7,7 @@
 
 #include "proc_events.h"
 #include "proc_files.h"
+#include "socket_refine.h"
 
 int target_watch_init(struct target_watch *w, struct observer *ob, char *err, size_t errlen)
 {
@@ -120,6 +121,7 @@ void target_watch_tick(struct target_watch *w)
 {
 	observer_check_targets(w->ob);
 	observer_rescan_libraries(w->ob);
+	observer_refine_layouts(w->ob);
 	for (size_t i = 0; i < w->npending; i++) {
 		pid_t pid = w->pending[i].pid;
 		long vmlib = process_vmlib_kb(pid);
