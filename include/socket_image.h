@@ -47,6 +47,18 @@ int zmq_class_type(const char *mangled);
 int socket_type_at(const struct mem_reader *r, uint64_t addr);
 
 /*
+ * A check tag was found at `tag_addr`; `window` holds the SOCK_IMAGE_BYTES
+ * before it (8-aligned, starting at tag_addr - SOCK_IMAGE_BYTES rounded
+ * down).  The object it belongs to starts at the nearest word below whose
+ * primary vtable names a socket class; returns that address, or 0.
+ */
+uint64_t socket_start_before(const struct mem_reader *r, uint64_t tag_addr,
+			     const uint64_t *window);
+
+/* Where `window` must start for socket_start_before(), or 0 if tag_addr is too low. */
+uint64_t socket_window_base(uint64_t tag_addr);
+
+/*
  * Offsets common to every image, or -ENOENT.  `hint` (-1 for none) is a
  * table's offset for this version, preferred when it also fits.  The type
  * offset is ambiguous when the images hold too few distinct types to rule

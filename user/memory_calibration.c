@@ -116,35 +116,23 @@ static bool take_socket(struct scan *sc, uint64_t addr, struct sock_image *im, s
 }
 
 /*
- * A tag at `tag_addr`: the object starts at the nearest address below whose
- * primary vtable names a socket class.  Once one socket fixed the distance,
- * only that distance is tried.
+ * A tag at `tag_addr`: once one socket fixed the tag's distance from the
+ * object's start, that distance is tried first; the search below the tag
+ * still runs when it fails, and keep_majority_layout() sorts them out.
  */
 static void trace_tag(struct scan *sc, uint64_t tag_addr, int32_t *tag_off,
 		      struct sock_image *im, size_t *n)
 {
 	uint64_t window[SOCK_IMAGE_BYTES / 8];
-	uint64_t base;
+	uint64_t base = socket_window_base(tag_addr), start;
 
-	if (*tag_off > 0) {
-		take_socket(sc, tag_addr - (uint64_t)*tag_off, im, n);
+	if (*tag_off > 0 && take_socket(sc, tag_addr - (uint64_t)*tag_off, im, n))
 		return;
-	}
-	if (tag_addr < SOCK_IMAGE_BYTES)
+	if (!base || remote_read(sc, base, window, sizeof(window)))
 		return;
-	base = (tag_addr & ~7ULL) - SOCK_IMAGE_BYTES;
-	if (remote_read(sc, base, window, sizeof(window)))
-		return;
-	for (int i = SOCK_IMAGE_BYTES / 8 - 1; i >= 0; i--) {
-		uint64_t at = base + (uint64_t)i * 8;
-
-		if (window[i] < sc->reader.lib_lo || window[i] >= sc->reader.lib_hi)
-			continue;
-		if (take_socket(sc, at, im, n)) {
-			*tag_off = (int32_t)(tag_addr - at);
-			return;
-		}
-	}
+	start = socket_start_before(&sc->reader, tag_addr, window);
+	if (start && take_socket(sc, start, im, n) && *tag_off <= 0)
+		*tag_off = (int32_t)(tag_addr - start);
 }
 
 static bool over_budget(const struct scan *sc, int *truncated)

@@ -74,6 +74,30 @@ int socket_type_at(const struct mem_reader *r, uint64_t addr)
 	}
 }
 
+uint64_t socket_window_base(uint64_t tag_addr)
+{
+	return tag_addr < SOCK_IMAGE_BYTES + 8 ? 0 : (tag_addr & ~7ULL) - SOCK_IMAGE_BYTES;
+}
+
+uint64_t socket_start_before(const struct mem_reader *r, uint64_t tag_addr,
+			     const uint64_t *window)
+{
+	uint64_t base = socket_window_base(tag_addr);
+
+	if (!base)
+		return 0;
+	/* Nearest first: base subobjects' vtables (offset-to-top != 0) are passed over. */
+	for (int i = SOCK_IMAGE_BYTES / 8 - 1; i >= 0; i--) {
+		uint64_t at = base + (uint64_t)i * 8;
+
+		if (window[i] < r->lib_lo || window[i] >= r->lib_hi || at >= tag_addr)
+			continue;
+		if (socket_type_at(r, at) >= 0)
+			return at;
+	}
+	return 0;
+}
+
 static uint32_t u32_at(const struct sock_image *im, int32_t off)
 {
 	uint32_t v;

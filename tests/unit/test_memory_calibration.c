@@ -151,6 +151,34 @@ static void test_type_from_rtti(void **state)
 	assert_int_equal(socket_type_at(&reader, 0x1000), -ENOENT);
 }
 
+static void read_window(uint64_t tag_addr, uint64_t *window)
+{
+	assert_int_equal(fake_read(NULL, socket_window_base(tag_addr), window, SOCK_IMAGE_BYTES), 0);
+}
+
+static void test_start_traced_back_from_the_tag(void **state)
+{
+	uint64_t window[SOCK_IMAGE_BYTES / 8];
+	uint64_t s = make_socket(1, pull_vt, 7, "tcp://127.0.0.1:5555");
+	uint64_t lone = HEAP_BASE + 3 * (uint64_t)SOCK_IMAGE_BYTES;
+
+	(void)state;
+	/* Between the start and the tag: a base subobject's vtable, another class's, a pointer. */
+	put64(s + 1000, secondary_vt);
+	put64(s + 1200, mailbox_vt);
+	put64(s + 1400, LIB_BASE + 0x10);
+	read_window(s + TAG_OFF, window);
+	assert_int_equal(socket_start_before(&reader, s + TAG_OFF, window), s);
+	/* A stray tag with no socket below it. */
+	memset(space + (lone - LIB_BASE), 0xee, SOCK_IMAGE_BYTES);
+	put32(lone + 2000, 0xbaddecafU);
+	read_window(lone + 2000, window);
+	assert_int_equal(socket_start_before(&reader, lone + 2000, window), 0);
+	/* Too low in the address space for a whole window. */
+	assert_int_equal(socket_window_base(SOCK_IMAGE_BYTES), 0);
+	assert_int_equal(socket_start_before(&reader, SOCK_IMAGE_BYTES, window), 0);
+}
+
 static void test_offsets_of_an_unknown_build(void **state)
 {
 	struct sock_image im[3];
@@ -256,6 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_class_names),
 		cmocka_unit_test_setup(test_type_from_rtti, setup),
+		cmocka_unit_test_setup(test_start_traced_back_from_the_tag, setup),
 		cmocka_unit_test_setup(test_offsets_of_an_unknown_build, setup),
 		cmocka_unit_test_setup(test_one_type_needs_a_hint, setup),
 		cmocka_unit_test_setup(test_no_endpoint_without_a_bound_socket, setup),
