@@ -59,6 +59,18 @@ uint64_t socket_start_before(const struct mem_reader *r, uint64_t tag_addr,
 uint64_t socket_window_base(uint64_t tag_addr);
 
 /*
+ * Every socket of a context: ctx_t keeps them in a std::vector<socket_base_t *>
+ * (begin, end, capacity).  `words` is a copy of the context object; the vector
+ * is the one whose elements include `known`, a socket of that context.  Fills
+ * up to `max` element values into `out` and returns how many, or -ENOENT.
+ */
+int context_sockets(const struct mem_reader *r, const uint64_t *words, size_t nwords,
+		    uint64_t known, uint64_t *out, size_t max);
+
+/* object_t, the root of every libzmq object: vtable pointer, then its ctx_t *. */
+#define SOCK_CTX_OFF 8
+
+/*
  * Offsets common to every image, or -ENOENT.  `hint` (-1 for none) is a
  * table's offset for this version, preferred when it also fits.  The type
  * offset is ambiguous when the images hold too few distinct types to rule

@@ -14,6 +14,7 @@
 
 #define CHUNK_BYTES (1U << 20)
 #define MAX_REGIONS 4096
+#define CONTEXT_BYTES 2048
 
 struct region {
 	uint64_t start, end;
@@ -144,14 +145,24 @@ static bool over_budget(const struct scan *sc, int *truncated)
 	return false;
 }
 
+/* Test knob, not in --help: stop the heap search after this many sockets. */
+static size_t search_limit(void)
+{
+	const char *env = getenv("ZMQSCOPE_MEMCAL_STOP_AFTER");
+	long v = env ? strtol(env, NULL, 10) : 0;
+
+	return v > 0 && v < MEMCAL_MAX_SOCKETS ? (size_t)v : MEMCAL_MAX_SOCKETS;
+}
+
 static void search_heap(struct scan *sc, struct sock_image *im, size_t *n, int *truncated)
 {
 	uint32_t *chunk = malloc(CHUNK_BYTES);
 	int32_t tag_off = -1;
+	size_t limit = search_limit();
 
 	if (!chunk)
 		return;
-	for (size_t r = 0; r < sc->nregions && *n < MEMCAL_MAX_SOCKETS; r++) {
+	for (size_t r = 0; r < sc->nregions && *n < limit; r++) {
 		for (uint64_t at = sc->regions[r].start; at < sc->regions[r].end;) {
 			size_t len = sc->regions[r].end - at < CHUNK_BYTES ? sc->regions[r].end - at
 									     : CHUNK_BYTES;
@@ -163,7 +174,7 @@ static void search_heap(struct scan *sc, struct sock_image *im, size_t *n, int *
 				at += len;
 				continue;
 			}
-			for (size_t w = 0; w < len / 4 && *n < MEMCAL_MAX_SOCKETS; w++)
+			for (size_t w = 0; w < len / 4 && *n < limit; w++)
 				if (chunk[w] == 0xbaddecafU)
 					trace_tag(sc, at + w * 4, &tag_off, im, n);
 			at += len;
@@ -171,6 +182,39 @@ static void search_heap(struct scan *sc, struct sock_image *im, size_t *n, int *
 	}
 out:
 	free(chunk);
+}
+
+/*
+ * The sockets' contexts list all their sockets, including any the bounded
+ * search did not reach.  Only objects that pass the RTTI check are taken.
+ */
+static void add_context_sockets(struct scan *sc, struct sock_image *im, size_t *n)
+{
+	uint64_t ctxs[16], elems[MEMCAL_MAX_SOCKETS], words[CONTEXT_BYTES / 8];
+	size_t nctx = 0, known = *n;
+
+	for (size_t i = 0; i < known && *n < MEMCAL_MAX_SOCKETS; i++) {
+		uint64_t ctx;
+		bool seen = false;
+		size_t len = sizeof(words);
+		int got;
+
+		memcpy(&ctx, im[i].bytes + SOCK_CTX_OFF, sizeof(ctx));
+		for (size_t c = 0; c < nctx; c++)
+			seen |= ctxs[c] == ctx;
+		if (seen || nctx == sizeof(ctxs) / sizeof(ctxs[0]) || !ctx || ctx % 8)
+			continue;
+		ctxs[nctx++] = ctx;
+		/* The object may end before the whole window does: shrink until it reads. */
+		while (len >= 256 && remote_read(sc, ctx, words, len))
+			len /= 2;
+		if (len < 256)
+			continue;
+		got = context_sockets(&sc->reader, words, len / 8, im[i].addr, elems,
+				      MEMCAL_MAX_SOCKETS);
+		for (int k = 0; k < got && *n < MEMCAL_MAX_SOCKETS; k++)
+			take_socket(sc, elems[k], im, n);
+	}
 }
 
 /* Keeps the images whose tag sits where most of them have it. */
@@ -293,6 +337,7 @@ int memory_calibrate(pid_t pid, uint64_t lib_inode, const struct zmq_layout *hin
 	if (!im)
 		return finish(&sc, out, -ENOMEM);
 	search_heap(&sc, im, &n, &out->truncated);
+	add_context_sockets(&sc, im, &n);
 	rc = measure(&sc, im, n, hint, out);
 	free(im);
 	return finish(&sc, out, rc);

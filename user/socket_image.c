@@ -98,6 +98,32 @@ uint64_t socket_start_before(const struct mem_reader *r, uint64_t tag_addr,
 	return 0;
 }
 
+/* More than any real context holds, so a random triple is not read as one. */
+#define CONTEXT_MAX_SOCKETS 65536
+
+int context_sockets(const struct mem_reader *r, const uint64_t *words, size_t nwords,
+		    uint64_t known, uint64_t *out, size_t max)
+{
+	for (size_t i = 0; i + 3 <= nwords; i++) {
+		uint64_t begin = words[i], end = words[i + 1], cap = words[i + 2];
+		size_t count, take;
+		bool has_known = false;
+
+		if (!begin || begin % 8 || end < begin || cap < end || (end - begin) % 8 ||
+		    (end - begin) / 8 > CONTEXT_MAX_SOCKETS || end == begin)
+			continue;
+		count = (size_t)((end - begin) / 8);
+		take = count < max ? count : max;
+		if (r->read(r->ctx, begin, out, take * 8))
+			continue;
+		for (size_t k = 0; k < take && !has_known; k++)
+			has_known = out[k] == known;
+		if (has_known)
+			return (int)take;
+	}
+	return -ENOENT;
+}
+
 static uint32_t u32_at(const struct sock_image *im, int32_t off)
 {
 	uint32_t v;

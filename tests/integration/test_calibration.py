@@ -314,13 +314,22 @@ def test_sockets_made_before_the_attach_are_listed():
     names = {0: "PAIR", 1: "PUB", 2: "SUB", 5: "DEALER", 6: "ROUTER", 7: "PULL"}
     want = sorted((names[t["type"]], t["endpoint"]) for t in truth.values())
     check(all(e for t, e in want if t != "DEALER"), f"the fixture bound everything: {want}")
-    zs = Zmqscope("--pid", str(py.pid))
     try:
-        got = wait_for(lambda: sorted(socket_labels(zs, py.pid).values()) == want and
-                       sorted(socket_labels(zs, py.pid).values()), what="4 sockets listed")
-        check_eq(got, want, "types and endpoints of the sockets made before the attach")
+        # The whole heap searched; then the search stopped after one socket, so the
+        # other three come from the context that socket belongs to.
+        for env in (None, {**os.environ, "ZMQSCOPE_MEMCAL_STOP_AFTER": "1"}):
+            zs = Zmqscope("--pid", str(py.pid), env=env)
+            try:
+                got = wait_for(lambda: sorted(socket_labels(zs, py.pid).values()) == want and
+                               sorted(socket_labels(zs, py.pid).values()),
+                               what="4 sockets listed")
+                check_eq(got, want, f"types and endpoints of the sockets made before the "
+                         f"attach{' (through their context)' if env else ''}")
+                check_eq(library_status(py.pid)["layout"]["memory_sockets"], 4,
+                         "sockets measured")
+            finally:
+                zs.close()
     finally:
-        zs.close()
         py.kill()
 
 

@@ -179,6 +179,39 @@ static void test_start_traced_back_from_the_tag(void **state)
 	assert_int_equal(socket_start_before(&reader, SOCK_IMAGE_BYTES, window), 0);
 }
 
+static void test_sockets_of_a_context(void **state)
+{
+	uint64_t a = make_socket(0, pull_vt, 7, ""), b = make_socket(1, router_vt, 6, "");
+	uint64_t c = make_socket(2, dealer_vt, 5, "");
+	uint64_t arrays = HEAP_BASE + 7 * (uint64_t)SOCK_IMAGE_BYTES + 2048;
+	uint64_t words[16] = { 0 }, got[8];
+
+	(void)state;
+	/* Another vector first (a context's empty slots, say), then the sockets' own. */
+	put64(arrays, 4);
+	put64(arrays + 8, 5);
+	put64(arrays + 64, a);
+	put64(arrays + 72, b);
+	put64(arrays + 80, c);
+	words[2] = arrays;
+	words[3] = arrays + 16;
+	words[4] = arrays + 32;
+	words[6] = 0xabadcafe;
+	words[8] = arrays + 64;
+	words[9] = arrays + 88;
+	words[10] = arrays + 96;
+	assert_int_equal(context_sockets(&reader, words, 16, b, got, 8), 3);
+	assert_int_equal(got[0], a);
+	assert_int_equal(got[1], b);
+	assert_int_equal(got[2], c);
+	/* At most `max`, and none for a socket the context does not hold. */
+	assert_int_equal(context_sockets(&reader, words, 16, a, got, 2), 2);
+	assert_int_equal(context_sockets(&reader, words, 16, arrays, got, 8), -ENOENT);
+	/* A vector whose end runs past its capacity is no vector. */
+	words[10] = arrays + 72;
+	assert_int_equal(context_sockets(&reader, words, 16, b, got, 8), -ENOENT);
+}
+
 static void test_offsets_of_an_unknown_build(void **state)
 {
 	struct sock_image im[3];
@@ -285,6 +318,7 @@ int main(void)
 		cmocka_unit_test(test_class_names),
 		cmocka_unit_test_setup(test_type_from_rtti, setup),
 		cmocka_unit_test_setup(test_start_traced_back_from_the_tag, setup),
+		cmocka_unit_test_setup(test_sockets_of_a_context, setup),
 		cmocka_unit_test_setup(test_offsets_of_an_unknown_build, setup),
 		cmocka_unit_test_setup(test_one_type_needs_a_hint, setup),
 		cmocka_unit_test_setup(test_no_endpoint_without_a_bound_socket, setup),
