@@ -473,7 +473,9 @@ static void try_memory(pid_t pid, uint64_t inode, const struct zmq_layout *hint,
 static void try_dlopen(pid_t pid, const char *target_path, int32_t type_hint,
 		       struct calibration *out, struct zmq_layout *got)
 {
+	struct timespec t0, t1;
 	char line[256];
+	long ms;
 	int rc;
 
 	*got = ZMQ_LAYOUT_UNKNOWN;
@@ -482,7 +484,10 @@ static void try_dlopen(pid_t pid, const char *target_path, int32_t type_hint,
 			 CALIBRATION_SOURCES_ENV);
 		return;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = run_child(pid, target_path, type_hint, line, sizeof(line));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
 	if (rc) {
 		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "calibration child: %s",
 			 strerror(-rc));
@@ -498,9 +503,12 @@ static void try_dlopen(pid_t pid, const char *target_path, int32_t type_hint,
 		if (!out->have_version)
 			out->version = v, out->have_version = true;
 		*got = (struct zmq_layout){ type_off, tag_off, ep_off };
-		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "%s",
-			 type_off >= 0 ? "measured in the sandboxed child"
-				       : "no unique socket-type offset found in this build");
+		if (type_off >= 0)
+			snprintf(out->dlopen_note, sizeof(out->dlopen_note),
+				 "measured in the sandboxed child (%ld ms)", ms);
+		else
+			snprintf(out->dlopen_note, sizeof(out->dlopen_note),
+				 "no unique socket-type offset found in this build");
 	} else {
 		snprintf(out->dlopen_note, sizeof(out->dlopen_note), "%.190s",
 			 !strncmp(line, "err ", 4) ? line + 4 : "calibration child failed");
@@ -522,6 +530,9 @@ int calibrate_library(pid_t pid, const char *target_path, const char *host_path,
 	version_from_file(host_path, version_fn_offset, out);
 	have_table = calibration_source_enabled(LAYOUT_TABLE) && out->have_version &&
 		     !zmq_layout_lookup(&out->version, &table);
+	if (!calibration_source_enabled(LAYOUT_TABLE))
+		snprintf(out->table_note, sizeof(out->table_note), "disabled by %s",
+			 CALIBRATION_SOURCES_ENV);
 
 	try_memory(pid, inode, &table, out, &mem);
 	l = mem;

@@ -240,6 +240,16 @@ def test_memory_finds_what_the_dlopen_child_finds():
                       f"pid {pid}: no library code ran: {lib['layout']['dlopen']!r}")
             finally:
                 zs.close()
+            # As for a build no table knows: memory alone, with no table hint.
+            zs = Zmqscope("--pid", str(pid), env=env_with("memory"))
+            try:
+                lib = library_status(pid)
+                check_eq(lib["layout"]["source"], "memory", f"pid {pid}: memory only")
+                check_eq(offsets(lib), DEBIAN_434, f"pid {pid}: offsets without the table")
+                check_eq(lib["layout"]["table"], f"disabled by {SOURCES_ENV}",
+                         f"pid {pid}: the table note says why it was not used")
+            finally:
+                zs.close()
             zs = Zmqscope("--pid", str(pid), env=env_with("dlopen"))
             try:
                 lib = library_status(pid)
