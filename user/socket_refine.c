@@ -19,6 +19,8 @@
 #define REFINE_MAX_WAIT_S 8
 /* Tries before giving up on a target whose memory cannot be read. */
 #define REFINE_MAX_FAILURES 3
+/* And in all: about five minutes of an application that never binds or connects. */
+#define REFINE_MAX_TRIES 40
 
 static int run_fixup(struct observer *ob, struct zs_fixup *f)
 {
@@ -203,7 +205,7 @@ void observer_refine_layouts(struct observer *ob)
 		double wait;
 
 		if (!t->up || !layout_open(&t->layout) || t->refine_failures >= REFINE_MAX_FAILURES ||
-		    now < t->refine_next)
+		    t->refine_tries >= REFINE_MAX_TRIES || now < t->refine_next)
 			continue;
 		refine_target(ob, t);
 		/* 1, 2, 4, 8, 8 ... seconds: quick after the attach, cheap when nothing binds. */
