@@ -68,6 +68,8 @@ const char *layout_source_name(enum layout_source s);
 struct strbuf;
 /* One line per source tried: "memory: measured on 3 live sockets ...". */
 void calibration_describe(const struct calibration *c, const char *indent, struct strbuf *out);
+/* The same on stderr, under a line naming the source used: for -v. */
+void calibration_log(pid_t pid, const char *path, const struct calibration *c);
 
 /*
  * Is this source allowed by CALIBRATION_SOURCES_ENV (all are when it is

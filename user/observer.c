@@ -618,16 +618,8 @@ static void calibrate_object(const struct observer *ob, pid_t pid, struct attach
 
 	calibrate_library(pid, ao->obj.path, ao->obj.host_path, ao->obj.inode,
 			  version->found ? version->file_offset : 0, &ao->cal);
-	if (ob->opts->verbose) {
-		struct strbuf sb = { 0 };
-
-		calibration_describe(&ao->cal, "zmqscope:   ", &sb);
-		fprintf(stderr, "zmqscope: pid %d %s: layout from %s: type@%d tag@%d endpoint@%d\n%s",
-			(int)pid, ao->obj.path, layout_source_name(ao->cal.source),
-			ao->cal.layout.type_off, ao->cal.layout.tag_off, ao->cal.layout.endpoint_off,
-			strbuf_str(&sb));
-		strbuf_free(&sb);
-	}
+	if (ob->opts->verbose)
+		calibration_log(pid, ao->obj.path, &ao->cal);
 }
 
 int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
