@@ -193,6 +193,9 @@ static int open_and_load(struct observer *ob)
 	if (!ob->skel)
 		return -errno;
 	choose_getsockopt_programs(ob);
+	/* Before 5.14 no syscall programs: pre-attach sockets and later layouts are then lost. */
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)
+		bpf_program__set_autoload(ob->skel->progs.zs_fixup, false);
 	if (ob->opts->max_sockets)
 		bpf_map__set_max_entries(ob->skel->maps.sockets, ob->opts->max_sockets);
 	if (ob->pinned) {

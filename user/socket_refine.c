@@ -25,8 +25,11 @@
 static int run_fixup(struct observer *ob, struct zs_fixup *f)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, run, .ctx_in = f, .ctx_size_in = sizeof(*f));
-	int rc = bpf_prog_test_run_opts(bpf_program__fd(ob->skel->progs.zs_fixup), &run);
+	int fd = bpf_program__fd(ob->skel->progs.zs_fixup), rc;
 
+	if (fd < 0)
+		return -EOPNOTSUPP;
+	rc = bpf_prog_test_run_opts(fd, &run);
 	return rc ? -errno : f->result;
 }
 
