@@ -13,7 +13,7 @@ ZS_CFLAGS := $(CFLAGS) -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Iinclude -I$(BUILD) -MMD -MP -DZS_VERSION='"$(VERSION)"'
 BPF_CFLAGS := -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
 	-Iinclude -I$(BUILD) -MMD -MP
-LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm
+LDLIBS := -lbpf -lelf -lz -lmicrohttpd -lpthread -ldl -lm -lmsgpackc -lncurses
 
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
@@ -22,7 +22,8 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # Modules with no BPF, root or process work: the unit tests link these.
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
-	strbuf json_writer metrics process_selector proc_files errmsg socket_image
+	strbuf json_writer metrics metrics_lmcache process_selector proc_files errmsg frame_assembler \
+	kv_keyset lmcache_messages lmcache_model top_model socket_image
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -60,9 +61,10 @@ install: $(BUILD)/zmqscope
 	install -D -m 0755 $< $(DESTDIR)$(PREFIX)/sbin/zmqscope
 
 include tests/fixtures/fixtures.mk
+include deploy/toolbox.mk
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(PURE_OBJS) | $(BUILD)/tests
-	$(CC) $(ZS_CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka -lelf -lz -lm
+	$(CC) $(ZS_CFLAGS) $(filter %.c %.o,$^) -o $@ -lcmocka -lelf -lz -lm -lmsgpackc
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -85,6 +87,21 @@ fuzz: $(BUILD)/fuzz/fuzz_msgtype
 
 fuzz-short:
 	$(MAKE) fuzz FUZZ_SECONDS=15
+	$(MAKE) fuzz-lmcache FUZZ_SECONDS=15
+
+# The LMCache model and its decoder, on sequences of (channel, payload).
+LMC_FUZZ_SRCS := tests/fuzz/fuzz_lmcache_model.c user/lmcache_model.c user/lmcache_messages.c \
+	user/kv_keyset.c
+$(BUILD)/fuzz/fuzz_lmcache_model: $(LMC_FUZZ_SRCS) include/lmcache_model.h \
+		include/lmcache_messages.h include/kv_keyset.h | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $(LMC_FUZZ_SRCS) -o $@ -lmsgpackc
+
+.PHONY: fuzz-lmcache
+fuzz-lmcache: $(BUILD)/fuzz/fuzz_lmcache_model
+	mkdir -p $(BUILD)/fuzz/corpus_lmcache
+	cp tests/fuzz/corpus_lmcache/* $(BUILD)/fuzz/corpus_lmcache/
+	$(BUILD)/fuzz/fuzz_lmcache_model -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus_lmcache
 
 integration: all fixtures
 	/usr/bin/python3 tests/integration/run.py --build $(BUILD)
@@ -92,6 +109,7 @@ integration: all fixtures
 test: deps
 	$(MAKE) all
 	$(MAKE) unit
+	$(MAKE) toolbox-check
 	$(MAKE) fuzz-short
 	$(MAKE) integration
 
@@ -100,7 +118,8 @@ demo: deps
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) all fixtures $(BUILD)/bench/probe_cost
+	$(MAKE) all fixtures $(BUILD)/bench/probe_cost $(BUILD)/bench/lmcache_model_bench
+	$(BUILD)/bench/lmcache_model_bench > bench/results/lmcache-model.txt
 	./scripts/bench.sh $(BUILD)
 
 # Not part of `bench`: CHURN_SECONDS of controllers started and killed under
@@ -110,6 +129,16 @@ CHURN_SECONDS ?= 600
 bench-churn: deps
 	$(MAKE) all fixtures
 	./scripts/bench.sh $(BUILD) --churn $(CHURN_SECONDS)
+
+# Memory per million keys and CPU per decoded message of the LMCache model.
+.PHONY: bench-model
+bench-model: $(BUILD)/bench/lmcache_model_bench
+	$(BUILD)/bench/lmcache_model_bench
+
+$(BUILD)/bench/lmcache_model_bench: bench/lmcache_model_bench.c $(BUILD)/user/kv_keyset.o \
+		$(BUILD)/user/lmcache_messages.o $(BUILD)/user/lmcache_model.o
+	@mkdir -p $(@D)
+	$(CC) $(ZS_CFLAGS) $^ -o $@ -lmsgpackc
 
 $(BUILD)/bench/probe_cost: bench/probe_cost.c
 	@mkdir -p $(@D)

@@ -16,6 +16,7 @@
 #include <bpf/bpf_tracing.h>
 #include "zmqscope.h"
 #include "msgtype.h"
+#include "payload_tap.bpf.h"
 
 /* libbpf 1.2 added the uprobe spellings; Debian 12 ships 1.1. */
 #ifndef BPF_UPROBE
@@ -353,74 +354,7 @@ static __always_inline void settle_unresolved_frame(__u32 tgid, struct zs_target
 	complete_message(tgid, t, s, NULL, s->rx_last_ns, handle);
 }
 
-/* ---- message types ------------------------------------------------------- */
-
-/* The id of a type name in this process, handing out a new one if it is new. */
-static __always_inline __u32 msg_type_id(struct zs_target *t, struct zs_msg_type_key *key)
-{
-	__u32 *id = bpf_map_lookup_elem(&msg_types, key);
-	__u32 next;
-
-	if (id)
-		return *id;
-	if (t->next_msg_type >= t->cfg.max_msg_types)
-		return ZS_MSGTYPE_OTHER;
-	next = ZS_MSGTYPE_FIRST + __sync_fetch_and_add(&t->next_msg_type, 1);
-	if (next - ZS_MSGTYPE_FIRST >= t->cfg.max_msg_types)
-		return ZS_MSGTYPE_OTHER;
-	if (bpf_map_update_elem(&msg_types, key, &next, BPF_NOEXIST)) {
-		/* Another CPU named it first (its id wins), or the map is full. */
-		id = bpf_map_lookup_elem(&msg_types, key);
-		if (id)
-			return *id;
-		count_drop(ZS_DROP_MSG_TYPES);
-		return ZS_MSGTYPE_OTHER;
-	}
-	return next;
-}
-
-struct msgtype_loop {
-	struct zs_msgtype_state st;
-	unsigned char prefix[ZS_MSGTYPE_PREFIX];
-};
-
-static long msgtype_loop_step(__u32 i, void *arg)
-{
-	struct msgtype_loop *l = arg;
-
-	return zs_msgtype_step(&l->st, l->prefix[i & (ZS_MSGTYPE_PREFIX - 1)]);
-}
-
-/*
- * The payload frame is the first non-empty one, after the identity on a
- * ROUTER socket: [identity, "", payload] there, [payload...] elsewhere.
- */
-static __always_inline void decode_msg_type(__u32 tgid, struct zs_target *t, struct zs_sock *s,
-					    const void *data, __u64 size)
-{
-	struct msgtype_loop l;
-	struct scratch *sc;
-	__u32 len;
-
-	if (s->type_decided || !typed_role(s->role) || !size || !data ||
-	    (s->type == ZMQ_ROUTER_TYPE && s->cur_frames == 0))
-		return;
-	s->type_decided = 1;
-	sc = scratch();
-	if (!sc)
-		return;
-	__builtin_memset(&l, 0, sizeof(l));
-	len = size < ZS_MSGTYPE_PREFIX ? size : ZS_MSGTYPE_PREFIX;
-	if (bpf_probe_read_user(l.prefix, len, data))
-		return;
-	bpf_loop(len, msgtype_loop_step, &l, 0);
-	if (zs_msgtype_result(&l.st) <= 0)
-		return;
-	__builtin_memset(&sc->type_key, 0, sizeof(sc->type_key));
-	sc->type_key.tgid = tgid;
-	__builtin_memcpy(sc->type_key.name, l.st.name, sizeof(sc->type_key.name));
-	s->cur_msg_type = msg_type_id(t, &sc->type_key);
-}
+#include "frame_inspect.bpf.h"
 
 /* Where a zmq_msg_t keeps its bytes: inline, or behind a content pointer. */
 static __always_inline __u64 msg_data(const char *msg, const void **data)
@@ -542,7 +476,7 @@ static __always_inline int recv_return(long rc, __u16 kind)
 		const char *msg = (const char *)th->call.ptr;
 
 		size = msg_data(msg, &data);
-		decode_msg_type(key.tgid, t, s, data, size);
+		inspect_rx_frame(key.tgid, t, s, key.handle, data, size, true);
 		s->cur_frames++;
 		bpf_probe_read_user(&flags, 1, msg + ZS_MSG_FLAGS_OFF);
 		if (!(flags & ZS_MSG_FLAG_MORE))
@@ -550,7 +484,9 @@ static __always_inline int recv_return(long rc, __u16 kind)
 	} else {
 		/* zmq_recv: the frame is in the caller's buffer, cut at its length. */
 		size = (__u64)rc < th->call.size ? (__u64)rc : th->call.size;
-		decode_msg_type(key.tgid, t, s, (const void *)th->call.ptr, size);
+		/* A frame cut at the caller's buffer still has its type, but is no tap copy. */
+		inspect_rx_frame(key.tgid, t, s, key.handle, (const void *)th->call.ptr, size,
+				 (__u64)rc <= th->call.size);
 		s->cur_frames++;
 		s->more_unknown = 1;
 		s->rx_last_ns = bpf_ktime_get_ns();
@@ -584,7 +520,8 @@ int BPF_URETPROBE(zmq_recv_return, int rc)
 
 /* ---- send ---------------------------------------------------------------- */
 
-static __always_inline int send_entry(__u64 handle, __u64 size, __u32 flags, __u16 kind)
+static __always_inline int send_entry(__u64 handle, const void *data, __u64 size, __u32 flags,
+				      __u16 kind)
 {
 	struct zs_target *t;
 	struct zs_sock *s;
@@ -597,6 +534,7 @@ static __always_inline int send_entry(__u64 handle, __u64 size, __u32 flags, __u
 	if (!s)
 		return 0;
 	settle_unresolved_frame(tgid, t, s, handle);
+	inspect_tx_frame(tgid, t, s, handle, data, size);
 	return save_call(handle, 0, size, flags, kind, 0);
 }
 
@@ -635,9 +573,10 @@ SEC("uprobe")
 int BPF_UPROBE(zmq_msg_send_entry, void *msg, void *sock, int flags)
 {
 	const void *data;
+	__u64 size = msg_data(msg, &data);
 
-	/* The size must be read now: a sent message is moved out by return. */
-	return send_entry((__u64)sock, msg_data(msg, &data), flags, ZS_CALL_MSG_SEND);
+	/* Size and bytes must be read now: a sent message is moved out by return. */
+	return send_entry((__u64)sock, data, size, flags, ZS_CALL_MSG_SEND);
 }
 
 SEC("uretprobe")
@@ -650,7 +589,7 @@ int BPF_URETPROBE(zmq_msg_send_return, int rc)
 SEC("uprobe")
 int BPF_UPROBE(zmq_send_entry, void *sock, const void *buf, size_t len, int flags)
 {
-	return send_entry((__u64)sock, len, flags, ZS_CALL_SEND);
+	return send_entry((__u64)sock, buf, len, flags, ZS_CALL_SEND);
 }
 
 SEC("uretprobe")

@@ -13,6 +13,7 @@ int cmd_start(struct zs_options *o);
 int cmd_stop(struct zs_options *o);
 int cmd_status(struct zs_options *o);
 int cmd_list(struct zs_options *o);
+int cmd_top(struct zs_options *o);
 
 /* One line on stderr: "zmqscope: ..." */
 __attribute__((format(printf, 1, 2))) void zs_error(const char *fmt, ...);

@@ -25,13 +25,21 @@ enum lmc_channel {
 	LMC_PULL = 0,	   /* received on the PULL socket */
 	LMC_REQUEST = 1,   /* received on a ROUTER (reply or heartbeat) */
 	LMC_REPLY_OUT = 2, /* sent by the controller on a ROUTER: its answers */
+	LMC_HEARTBEAT = 3, /* received on the heartbeat ROUTER, when the caller
+			    * can tell it from the reply ROUTER: LMCache handles
+			    * only HeartbeatMsg there (LMC_REQUEST takes every
+			    * request type) */
 };
 
 /* What became of one payload. */
 enum lmc_result {
-	LMC_APPLIED = 0,     /* a state message, applied */
-	LMC_IGNORED = 1,     /* decoded, but not a type that changes state */
-	LMC_UNDECODABLE = 2, /* not msgpack, truncated, or a known type with bad fields */
+	LMC_APPLIED = 0,     /* a state message on a channel that handles it: the
+			      * rules ran (they may have found nothing to do, as
+			      * for an unknown worker) */
+	LMC_IGNORED = 1,     /* decoded, but not a type that changes state there */
+	LMC_UNDECODABLE = 2, /* not msgpack, truncated, or a known type with bad fields;
+			      * also a JSON frame ('{'), which LMCache would decode
+			      * and the model cannot: that one marks it incomplete */
 };
 
 /*
@@ -55,16 +63,20 @@ void lmc_model_mark_incomplete(struct lmc_model *m);
 /* LMCache's seven state gauges, and what zmqscope knows about them. */
 struct lmc_gauges {
 	uint64_t registered_workers;	   /* registered_workers_count */
-	uint64_t kv_pool_keys;		   /* kv_pool_keys_count */
+	uint64_t kv_pool_keys;		   /* kv_pool_keys_count; past max_kv_keys, stored
+					    * keys + admitted-but-unstored ones (less
+					    * evictions of keys not stored): exact unless an
+					    * unstored key is admitted twice */
 	uint64_t kv_op_seq_discontinuity;  /* kv_op_seq_discontinuity_count */
 	uint64_t full_sync_workers_syncing;
 	uint64_t full_sync_workers_completed;
-	double full_sync_global_progress;  /* 0.0 - 1.0; 1.0 with no workers */
+	double full_sync_global_progress;  /* 0.0 - 1.0; 0.0 with no workers, as LMCache */
 	uint64_t full_sync_missing_batches;
 	/* completeness */
 	bool complete;			   /* every gauge above is LMCache's exact value */
 	uint64_t locations_keys_unknown;   /* (worker, location) sets whose keys are not known */
 	uint64_t workers_learned;	   /* workers first seen by a heartbeat after a late attach */
+	uint64_t workers_keys_unknown;	   /* learned workers: locations not seen may hold keys */
 	/* bookkeeping */
 	uint64_t decoded;		   /* payloads applied or ignored */
 	uint64_t undecodable;		   /* LMC_UNDECODABLE results */
@@ -74,5 +86,9 @@ struct lmc_gauges {
 };
 
 void lmc_model_gauges(const struct lmc_model *m, struct lmc_gauges *out);
+
+/* Recounts what the model keeps running totals of and checks its tables:
+ * 0, or -EINVAL if they disagree.  For the tests and the fuzzer. */
+int lmc_model_check(const struct lmc_model *m);
 
 #endif

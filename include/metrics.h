@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "exposition.h"
+#include "lmcache_model.h"
 #include "options.h"
 #include "strbuf.h"
 #include "zmqscope.h"
@@ -21,6 +22,12 @@ struct metrics_socket {
 	uint64_t handle;
 	struct zs_sock s;
 };
+
+/* A handler span is open on the socket: LMCache's active request. */
+static inline bool metrics_span_open(const struct zs_sock *s)
+{
+	return s->span_start_ns != 0;
+}
 
 struct metrics_probe {
 	const char *function;
@@ -37,6 +44,11 @@ struct metrics_target {
 	int64_t explicit_active[ZS_ROLE_MAX];
 	const struct metrics_probe *probes;
 	size_t nprobes;
+	/* LMCache's controller state, rebuilt from the payload tap */
+	bool has_state;
+	struct lmc_gauges state;
+	uint64_t tap_frames;  /* copied whole */
+	uint64_t tap_dropped; /* not copied: the ring was full, or the frame too large */
 };
 
 /* A decoded msg_type name and its per-process id. */
@@ -90,6 +102,9 @@ struct metrics_config {
 	const struct expo_label *labels; /* --label pairs, added to every series */
 	size_t nlabels;
 	bool lmcache_names;
+	/* --role rules: those with `heartbeat` name LMCache's heartbeat socket */
+	const struct zs_role_rule *roles;
+	size_t nroles;
 	const char *version;
 	const char *libbpf_version;
 };
@@ -104,8 +119,25 @@ struct lmcache_gauges {
 	unsigned reply_has_pending;
 };
 
-void lmcache_gauges_compute(const struct metrics_snapshot *snap, const struct metrics_target *t,
-			    struct lmcache_gauges *out);
+void lmcache_gauges_compute(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
+			    const struct metrics_target *t, struct lmcache_gauges *out);
+
+/*
+ * LMCache's heartbeat ROUTER, which its reply_socket_has_pending leaves
+ * out: named by --role ENDPOINT=heartbeat, or told by its traffic (every
+ * request it decoded was a HeartbeatMsg).
+ */
+bool metrics_socket_is_heartbeat(const struct metrics_snapshot *snap,
+				 const struct metrics_config *cfg, const struct metrics_socket *ms);
+
+/* Whether the target's state gauges are LMCache's exact values. */
+bool lmcache_state_complete(const struct metrics_snapshot *snap, const struct metrics_target *t);
+
+/* metrics_lmcache.c: LMCache's six socket gauges, and its seven state gauges. */
+void metrics_render_lmcache(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
+			    struct strbuf *out);
+void metrics_render_lmcache_state(const struct metrics_snapshot *snap,
+				  const struct metrics_config *cfg, struct strbuf *out);
 
 void metrics_render(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
 		    struct strbuf *out);

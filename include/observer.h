@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "calibrate.h"
+#include "frame_assembler.h"
 #include "libzmq_discovery.h"
 #include "options.h"
 #include "probe_site.h"
@@ -74,9 +75,17 @@ struct target {
 	/* --handler probes: an entry and a return probe per spec */
 	struct probe_link handlers[ZS_MAX_HANDLERS * 2];
 	size_t nhandlers;
+	/* LMCache's controller state, from the payload tap (NULL without it) */
+	struct lmc_model *state;
+	uint64_t tap_dropped_seen;
+	bool carried_on; /* its BPF state was an earlier daemon's */
 };
 
 struct zmqscope_bpf;
+struct ring_buffer;
+struct lmc_model;
+
+#define ZS_TAP_ORPHANS 16
 
 struct observer {
 	struct zmqscope_bpf *skel;
@@ -88,6 +97,12 @@ struct observer {
 	struct timespec started;
 	bool pinned;   /* maps and links live under opts->pin_dir */
 	bool sessions; /* the kernel has uprobe sessions (used for zmq_getsockopt) */
+	/* the payload tap (observer_tap.c); NULL with --no-lmcache-state */
+	struct ring_buffer *tap_ring;
+	struct frame_assembler tap_frames;
+	uint64_t tap_malformed;
+	uint32_t tap_orphans[ZS_TAP_ORPHANS]; /* processes whose copies came before their target */
+	size_t tap_norphans;
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */

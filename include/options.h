@@ -19,6 +19,8 @@
 #define ZS_DEFAULT_LISTEN "127.0.0.1:9850"
 #define ZS_DEFAULT_MAX_MSG_TYPES 64
 #define ZS_DEFAULT_TTL_SECONDS 300
+#define ZS_DEFAULT_MAX_KV_KEYS 10000000UL
+#define ZS_DEFAULT_TAP_RING_KB 4096
 
 enum zs_command {
 	ZS_CMD_NONE,
@@ -27,6 +29,7 @@ enum zs_command {
 	ZS_CMD_STOP,
 	ZS_CMD_STATUS,
 	ZS_CMD_LIST,
+	ZS_CMD_TOP,
 };
 
 struct zs_label {
@@ -39,6 +42,7 @@ struct zs_role_rule {
 	bool by_type;
 	uint8_t type;
 	uint8_t role;
+	bool heartbeat; /* role "heartbeat": a reply socket outside reply_socket_has_pending */
 	char endpoint[ZS_ENDPOINT_LEN];
 };
 
@@ -76,12 +80,17 @@ struct zs_options {
 	const char *user;
 	bool lmcache_names;
 	bool no_sessions; /* classic uprobe+uretprobe pairs even where sessions exist */
+	bool no_lmcache_state; /* no payload tap, no state gauges */
+	unsigned long max_kv_keys;
+	unsigned tap_ring_kb;
 	bool verbose;
 	/* stop / status */
 	const char *instance_id;
 	bool all;
 	bool purge;
 	bool json;
+	/* top: refresh period */
+	unsigned top_interval_ms;
 	/* set by `start` for its daemon: where maps and links are pinned */
 	char pin_dir[256];
 	/* the command's arguments as given, which identify a daemon across restarts */

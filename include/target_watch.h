@@ -23,6 +23,7 @@ struct target_watch {
 	struct {
 		pid_t pid;     /* selected, but without libzmq so far */
 		long vmlib_kb; /* retried only when its libraries change */
+		double since;  /* monotonic seconds when it became pending */
 	} pending[ZS_MAX_PENDING];
 	size_t npending;
 	bool exits_seen; /* an attached process exited: check targets now */
@@ -40,5 +41,14 @@ void target_watch_on_events(struct target_watch *w);
 
 /* Once a second. */
 void target_watch_tick(struct target_watch *w);
+
+/*
+ * A process that just started has its libraries watched closely, so the
+ * probes are in before it makes its first socket: only then is LMCache's
+ * controller state known from the start.  The delay until the next such
+ * look in milliseconds, or -1 when no process is that young.
+ */
+int target_watch_fast_delay_ms(const struct target_watch *w);
+void target_watch_fast_tick(struct target_watch *w);
 
 #endif

@@ -121,7 +121,7 @@ struct zs_target_config {
 	__s32 endpoint_off; /* std::string _last_endpoint data pointer, -1 if unknown */
 	__u32 max_msg_types; /* distinct names before ZS_MSGTYPE_OTHER */
 	__u32 explicit_roles; /* bit per role whose spans come from --handler probes */
-	__u32 pad;
+	__u32 tap;	      /* ZS_TAP_* flags (payload_tap.h) */
 };
 
 /*
@@ -161,6 +161,8 @@ struct zs_target {
 	__u32 next_msg_type;		    /* ids handed out so far */
 	__u32 next_sock_gen;		    /* tells a recycled socket handle apart */
 	__u64 start_time; /* the loader's: which incarnation of the pid this is */
+	__u64 tap_frames;  /* frames copied whole to the payload tap */
+	__u64 tap_dropped; /* frames the tap could not copy whole (ring full, too large) */
 };
 
 struct zs_sock_key {

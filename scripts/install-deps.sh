@@ -6,7 +6,9 @@ set -eu
 PKGS="make gcc clang libclang-rt-dev llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev \
 libmicrohttpd-dev libcmocka-dev libzmq3-dev \
 python3 python3-zmq python3-msgpack python3-prometheus-client \
-prometheus curl util-linux libcap2-bin bpftrace binutils"
+prometheus curl util-linux libcap2-bin bpftrace binutils \
+libmsgpack-dev \
+libncurses-dev tmux man-db groff lintian dpkg-dev"
 
 missing=""
 for p in $PKGS; do

@@ -132,7 +132,7 @@ static int drop_everything(uid_t uid, gid_t gid, char *why, size_t n)
 	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct none[2];
 
-	/* Needs CAP_SETPCAP, which an --user daemon no longer has: its set is already small. */
+	/* Needs the right to shrink the bounding set; an --user daemon lacks it, and its set is small. */
 	for (int c = 0; c <= 63; c++)
 		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) ||

@@ -17,6 +17,7 @@
 #include "http_server.h"
 #include "instance.h"
 #include "observer.h"
+#include "observer_tap.h"
 #include "pinning.h"
 #include "privileges.h"
 #include "target_watch.h"
@@ -68,20 +69,25 @@ static double now_seconds(void)
 }
 
 /*
- * Sleeps in poll() until a stop signal, a process event, or the next tick.
- * Idle, that is one wakeup a second and no work between scrapes.
+ * Sleeps in poll() until a stop signal, a process event, the payload tap's
+ * ring filling up, or the next tick.  Idle, that is one wakeup a second and
+ * no work between scrapes.
  */
 static void main_loop(struct target_watch *w, int sigfd)
 {
 	double next_tick = now_seconds() + TICK_SECONDS;
 
 	for (;;) {
-		struct pollfd fds[2] = {
+		/* poll() skips entries whose fd is negative. */
+		struct pollfd fds[3] = {
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = target_watch_fd(w), .events = POLLIN },
+			{ .fd = observer_tap_fd(w->ob), .events = POLLIN },
 		};
 		double left = next_tick - now_seconds();
-		int n = poll(fds, fds[1].fd >= 0 ? 2 : 1, left > 0 ? (int)(left * 1000) + 1 : 0);
+		int timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
+		int fast = target_watch_fast_delay_ms(w);
+		int n = poll(fds, 3, fast >= 0 && fast < timeout ? fast : timeout);
 
 		if (n < 0 && errno != EINTR)
 			return;
@@ -93,7 +99,12 @@ static void main_loop(struct target_watch *w, int sigfd)
 		}
 		if (n > 0 && (fds[1].revents & POLLIN))
 			target_watch_on_events(w);
+		if (n > 0 && (fds[2].revents & POLLIN))
+			observer_tap_poll(w->ob);
+		if (fast >= 0)
+			target_watch_fast_tick(w);
 		if (now_seconds() >= next_tick) {
+			observer_tap_poll(w->ob);
 			target_watch_tick(w);
 			next_tick = now_seconds() + TICK_SECONDS;
 		}

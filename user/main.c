@@ -50,6 +50,9 @@ int main(int argc, char **argv)
 	case ZS_CMD_LIST:
 		rc = cmd_list(&opts);
 		break;
+	case ZS_CMD_TOP:
+		rc = cmd_top(&opts);
+		break;
 	default:
 		rc = EXIT_USAGE;
 	}

@@ -10,44 +10,6 @@
 #include "msgtype.h"
 
 
-static bool span_open(const struct zs_sock *s)
-{
-	return s->span_start_ns != 0;
-}
-
-void lmcache_gauges_compute(const struct metrics_snapshot *snap, const struct metrics_target *t,
-			    struct lmcache_gauges *out)
-{
-	memset(out, 0, sizeof(*out));
-	/* LMCache adds len(parts) per pull message, and 1 per request on reply sockets. */
-	out->pull_message_count = t->roles[ZS_ROLE_PULL].msg_frames_rx;
-	out->reply_message_count = t->roles[ZS_ROLE_REPLY].msgs_rx;
-	for (size_t i = 0; i < snap->nsockets; i++) {
-		const struct zs_sock *s = &snap->sockets[i].s;
-
-		if (snap->sockets[i].tgid != t->pid)
-			continue;
-		if (s->role == ZS_ROLE_PULL) {
-			if (span_open(s))
-				out->pull_active_requests += s->span_frames;
-			out->pull_has_pending |= s->pending;
-		} else if (s->role == ZS_ROLE_REPLY) {
-			if (span_open(s))
-				out->reply_active_requests++;
-			out->reply_has_pending |= s->pending;
-		}
-	}
-	/* A role timed by --handler probes counts the handler calls in progress instead. */
-	if (t->explicit_roles & (1U << ZS_ROLE_PULL))
-		out->pull_active_requests = (uint64_t)(t->explicit_active[ZS_ROLE_PULL] > 0
-							       ? t->explicit_active[ZS_ROLE_PULL]
-							       : 0);
-	if (t->explicit_roles & (1U << ZS_ROLE_REPLY))
-		out->reply_active_requests = (uint64_t)(t->explicit_active[ZS_ROLE_REPLY] > 0
-								? t->explicit_active[ZS_ROLE_REPLY]
-								: 0);
-}
-
 const char *metrics_msg_type_name(const struct metrics_snapshot *snap, uint32_t tgid,
 				  uint32_t id)
 {
@@ -59,50 +21,6 @@ const char *metrics_msg_type_name(const struct metrics_snapshot *snap, uint32_t 
 		if (snap->msg_types[i].tgid == tgid && snap->msg_types[i].id == id)
 			return snap->msg_types[i].name;
 	return "other";
-}
-
-static void render_lmcache(const struct metrics_snapshot *snap, const struct metrics_config *cfg,
-			   struct strbuf *out)
-{
-	static const struct {
-		const char *name;
-		const char *help;
-	} gauges[] = {
-		{ "lmcache:cache_controller_pull_socket_message_count",
-		  "Frames received on the controller's PULL sockets since zmqscope attached "
-		  "(LMCache counts every part of a multipart message)." },
-		{ "lmcache:cache_controller_reply_socket_message_count",
-		  "Requests received on the controller's reply and heartbeat ROUTER sockets since "
-		  "zmqscope attached." },
-		{ "lmcache:cache_controller_pull_socket_active_requests",
-		  "Frames of PULL messages whose handler has not finished." },
-		{ "lmcache:cache_controller_reply_socket_active_requests",
-		  "Requests on reply sockets whose handler has not finished." },
-		{ "lmcache:cache_controller_pull_socket_has_pending",
-		  "1 if the controller last saw a message waiting on a PULL socket, else 0." },
-		{ "lmcache:cache_controller_reply_socket_has_pending",
-		  "1 if the controller last saw a message waiting on a reply socket, else 0." },
-	};
-	struct lmcache_gauges g[snap->ntargets ? snap->ntargets : 1];
-
-	for (size_t t = 0; t < snap->ntargets; t++)
-		lmcache_gauges_compute(snap, &snap->targets[t], &g[t]);
-	for (size_t k = 0; k < sizeof(gauges) / sizeof(gauges[0]); k++) {
-		expo_family(out, gauges[k].name, EXPO_GAUGE, gauges[k].help);
-		for (size_t t = 0; t < snap->ntargets; t++) {
-			const uint64_t values[] = {
-				g[t].pull_message_count,    g[t].reply_message_count,
-				g[t].pull_active_requests,  g[t].reply_active_requests,
-				g[t].pull_has_pending,	    g[t].reply_has_pending,
-			};
-			char pid[16];
-			struct expo_label l[] = { { "role", "controller" }, { "pid", pid } };
-
-			snprintf(pid, sizeof(pid), "%" PRIu32, snap->targets[t].pid);
-			expo_sample(out, gauges[k].name, l, 2, cfg->labels, cfg->nlabels,
-				    (double)values[k]);
-		}
-	}
 }
 
 enum sock_value {
@@ -144,7 +62,7 @@ static uint64_t sock_value(const struct zs_sock *s, enum sock_value v)
 	case SV_TX_ERRORS:
 		return s->c.tx_errors;
 	case SV_ACTIVE:
-		return span_open(s) ? 1 : 0;
+		return metrics_span_open(s) ? 1 : 0;
 	case SV_PENDING:
 		return s->pending;
 	}
@@ -425,7 +343,8 @@ void metrics_render(const struct metrics_snapshot *snap, const struct metrics_co
 		    struct strbuf *out)
 {
 	if (cfg->lmcache_names)
-		render_lmcache(snap, cfg, out);
+		metrics_render_lmcache(snap, cfg, out);
+	metrics_render_lmcache_state(snap, cfg, out);
 	render_sockets(snap, cfg, out);
 	render_histograms(snap, cfg, out);
 	render_health(snap, cfg, out);

@@ -22,6 +22,7 @@
 #include "pinning.h"
 #include "proc_files.h"
 #include "metrics.h"
+#include "observer_tap.h"
 #include "zmqscope.skel.h"
 #include "socket_refine.h"
 
@@ -198,6 +199,7 @@ static int open_and_load(struct observer *ob)
 		bpf_program__set_autoload(ob->skel->progs.zs_fixup, false);
 	if (ob->opts->max_sockets)
 		bpf_map__set_max_entries(ob->skel->maps.sockets, ob->opts->max_sockets);
+	observer_tap_configure(ob);
 	if (ob->pinned) {
 		rc = set_map_pins(ob);
 		if (rc)
@@ -253,6 +255,15 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	rc = fill_role_maps(ob);
 	if (rc) {
 		errmsg(err, errlen, rc, "cannot configure the role maps: %s", strerror(-rc));
+		zmqscope_bpf__destroy(ob->skel);
+		ob->skel = NULL;
+		return rc;
+	}
+	rc = observer_tap_open(ob);
+	if (rc) {
+		errmsg(err, errlen, rc, "cannot set up the payload tap's ring buffer: %s; "
+			     "--no-lmcache-state runs without it", strerror(-rc));
+		observer_tap_close(ob);
 		zmqscope_bpf__destroy(ob->skel);
 		ob->skel = NULL;
 		return rc;
@@ -506,6 +517,7 @@ static void target_free(struct observer *ob, struct target *t)
 	for (size_t i = 0; i < t->nobjs; i++)
 		calibration_release(&t->objs[i].cal);
 	detach_target(ob, t);
+	observer_tap_target_free(t);
 	if (ob->skel)
 		forget_process_maps(ob, (uint32_t)t->pid);
 	free(t);
@@ -557,6 +569,7 @@ static int add_target(struct observer *ob, struct target *t)
 	if (grown) {
 		ob->targets = grown;
 		ob->targets[ob->ntargets++] = t;
+		observer_tap_target_added(ob, t);
 	}
 	pthread_mutex_unlock(&ob->lock);
 	return grown ? 0 : -ENOMEM;
@@ -586,9 +599,11 @@ static int register_in_bpf(struct observer *ob, struct target *t)
 	struct zs_target bt = { 0 };
 	uint32_t tgid = (uint32_t)t->pid;
 
+	t->carried_on = true;
 	if (bpf_map_lookup_elem(fd, &tgid, &bt) || bt.start_time != t->start_time) {
 		forget_process_maps(ob, tgid);
 		memset(&bt, 0, sizeof(bt));
+		t->carried_on = false;
 	}
 	bt.start_time = t->start_time;
 	bt.cfg.type_off = t->layout.type_off;
@@ -596,6 +611,7 @@ static int register_in_bpf(struct observer *ob, struct target *t)
 	bt.cfg.endpoint_off = t->layout.endpoint_off;
 	bt.cfg.max_msg_types = ob->opts->max_msg_types;
 	bt.cfg.explicit_roles = 0;
+	bt.cfg.tap = t->state ? ZS_TAP_ON : 0;
 	for (size_t i = 0; i < ob->opts->nhandlers; i++)
 		bt.cfg.explicit_roles |= 1U << ob->opts->handlers[i].role;
 	if (bpf_map_update_elem(fd, &tgid, &bt, BPF_ANY))
@@ -656,8 +672,10 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	}
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
+	observer_tap_target_init(ob, t);
 	rc = register_in_bpf(ob, t);
 	if (rc) {
+		observer_tap_target_free(t);
 		free(t);
 		return errmsg(err, errlen, rc, "cannot register process %d in the BPF map: %s", (int)pid,
 			    strerror(-rc));
@@ -830,6 +848,7 @@ void observer_close(struct observer *ob)
 	free(ob->targets);
 	ob->targets = NULL;
 	ob->ntargets = 0;
+	observer_tap_close(ob);
 	zmqscope_bpf__destroy(ob->skel);
 	ob->skel = NULL;
 	pthread_mutex_destroy(&ob->lock);

@@ -15,6 +15,7 @@
 
 #include "json_writer.h"
 #include "metrics.h"
+#include "observer_tap.h"
 #include "observer.h"
 #include "zmqscope.skel.h"
 
@@ -358,6 +359,12 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 			memcpy(mt->roles, bt.roles, sizeof(mt->roles));
 			memcpy(mt->explicit_active, bt.explicit_active, sizeof(mt->explicit_active));
 			mt->explicit_roles = bt.cfg.explicit_roles;
+			mt->tap_frames = bt.tap_frames;
+			mt->tap_dropped = bt.tap_dropped;
+		}
+		if (tg->state) {
+			mt->has_state = true;
+			lmc_model_gauges(tg->state, &mt->state);
 		}
 		mt->probes = &s->probes[p];
 		for (size_t o = 0; o < tg->nobjs; o++) {
@@ -407,6 +414,8 @@ static void metrics_config_init(struct observer *ob, struct metrics_config *cfg,
 		.labels = labels,
 		.nlabels = ob->opts->nlabels,
 		.lmcache_names = ob->opts->lmcache_names,
+		.roles = ob->opts->roles,
+		.nroles = ob->opts->nroles,
 		.version = ZS_VERSION,
 		.libbpf_version = libbpf_version_string(),
 	};
@@ -423,6 +432,8 @@ void observer_render_metrics(struct observer *ob, struct strbuf *out)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	metrics_config_init(ob, &cfg, labels);
 	pthread_mutex_lock(&ob->lock);
+	/* The state gauges are as fresh as the scrape: what the ring holds goes in first. */
+	observer_tap_drain(ob);
 	if (snapshot_take(ob, &s) == 0) {
 		ms = (struct metrics_snapshot){
 			.targets = s.targets,

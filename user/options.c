@@ -169,7 +169,8 @@ static int parse_role_value(const char *arg, const char *value, uint8_t *role, c
 	int r = role_from_name(value);
 
 	if (r < 0 || r == ZS_ROLE_INTERNAL)
-		return errmsg(err, errlen, -EINVAL, "'%s': the role must be pull, reply or none", arg);
+		return errmsg(err, errlen, -EINVAL,
+			      "'%s': the role must be pull, reply, heartbeat or none", arg);
 	*role = (uint8_t)r;
 	return 0;
 }
@@ -191,9 +192,15 @@ int parse_role_rule(const char *arg, struct zs_role_rule *out, char *err, size_t
 			    ZS_ENDPOINT_LEN - 1);
 	memcpy(key, arg, klen);
 	key[klen] = '\0';
-	if (parse_role_value(arg, eq + 1, &out->role, err, errlen))
+	/* LMCache's heartbeat ROUTER: a reply socket left out of reply_socket_has_pending. */
+	out->heartbeat = !strcmp(eq + 1, "heartbeat");
+	if (parse_role_value(arg, out->heartbeat ? "reply" : eq + 1, &out->role, err, errlen))
 		return -EINVAL;
 	type = socket_type_from_name(key);
+	if (type >= 0 && out->heartbeat)
+		return errmsg(err, errlen, -EINVAL,
+			      "--role '%s': heartbeat names one socket: give its endpoint, not a type",
+			      arg);
 	if (type >= 0) {
 		out->by_type = true;
 		out->type = (uint8_t)type;
@@ -250,6 +257,10 @@ enum {
 	OPT_ALL,
 	OPT_MAX_SOCKETS,
 	OPT_NO_SESSIONS,
+	OPT_MAX_KV_KEYS,
+	OPT_TAP_RING_KB,
+	OPT_NO_LMCACHE_STATE,
+	OPT_INTERVAL,
 };
 
 struct parse_state {
@@ -278,8 +289,9 @@ static const struct argp_option attach_options[] = {
 	  "Serve HTTP here (default " ZS_DEFAULT_LISTEN "; [::1]:PORT for IPv6)", 2 },
 	{ "label", 'L', "NAME=VALUE", 0, "Add this label to every series (repeatable)", 2 },
 	{ "role", 'r', "ENDPOINT_OR_TYPE=ROLE", 0,
-	  "Group sockets of this type (PULL, ROUTER, ...) or endpoint as pull, reply or none "
-	  "(repeatable; default PULL=pull, ROUTER=reply, REP=reply)",
+	  "Group sockets of this type (PULL, ROUTER, ...) or endpoint as pull, reply or none, "
+	  "or an endpoint as heartbeat: a reply socket left out of reply_socket_has_pending, as "
+	  "LMCache does (repeatable; default PULL=pull, ROUTER=reply, REP=reply)",
 	  2 },
 	{ "handler", OPT_HANDLER, "ROLE=PATH:SYMBOL", 0,
 	  "Time ROLE's handlers by this native function instead of inferring them", 2 },
@@ -293,6 +305,18 @@ static const struct argp_option attach_options[] = {
 	  3 },
 	{ "no-lmcache-names", OPT_NO_LMCACHE, NULL, 0,
 	  "Do not export the lmcache:cache_controller_* gauges", 2 },
+	{ "no-lmcache-state", OPT_NO_LMCACHE_STATE, NULL, 0,
+	  "Do not copy LMCache's state messages to rebuild its worker, KV-pool and full-sync "
+	  "gauges (the six socket gauges stay)",
+	  2 },
+	{ "max-kv-keys", OPT_MAX_KV_KEYS, "N", 0,
+	  "KV-pool keys held at most, per process, for the kv_pool_keys_count gauge; past it "
+	  "the state is marked incomplete (default 10000000, about 16 bytes a key)",
+	  2 },
+	{ "tap-ring-kb", OPT_TAP_RING_KB, "KIB", 0,
+	  "Size of the ring buffer that carries state messages to zmqscope (a power of two, "
+	  "4-1048576; default 4096)",
+	  2 },
 	{ NULL, 0, NULL, 0, "Lifecycle:", 3 },
 	{ "ttl", OPT_TTL, "SECONDS", 0,
 	  "Keep an exited process's series this long before dropping them (default 300)", 3 },
@@ -461,6 +485,24 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 	case OPT_NO_SESSIONS:
 		o->no_sessions = true;
 		break;
+	case OPT_NO_LMCACHE_STATE:
+		o->no_lmcache_state = true;
+		break;
+	case OPT_MAX_KV_KEYS:
+		if (parse_uint(arg, 1UL << 32, &v) || !v)
+			err = errmsg(ps->err, ps->errlen, -EINVAL,
+				     "--max-kv-keys '%s': expected 1-4294967296", arg);
+		else
+			o->max_kv_keys = v;
+		break;
+	case OPT_TAP_RING_KB:
+		if (parse_uint(arg, 1UL << 20, &v) || v < 4 || (v & (v - 1)))
+			err = errmsg(ps->err, ps->errlen, -EINVAL,
+				     "--tap-ring-kb '%s': expected a power of two from 4 to 1048576",
+				     arg);
+		else
+			o->tap_ring_kb = (unsigned)v;
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -533,6 +575,83 @@ static error_t parse_query_key(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
+/* top: `top [ID]` reads an instance; with selectors it attaches by itself. */
+static const struct argp_option top_options[] = {
+	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Refresh every SECONDS (0.2-60, default 1)", 0 },
+	{ 0 },
+};
+
+static error_t parse_top_attach_key(int key, char *arg, struct argp_state *state)
+{
+	/* The ID and the "no selector" check belong to top's own parser. */
+	if (key == ARGP_KEY_ARG || key == ARGP_KEY_END)
+		return ARGP_ERR_UNKNOWN;
+	return parse_attach_key(key, arg, state);
+}
+
+static const struct argp top_attach_argp = { .options = attach_options,
+					     .parser = parse_top_attach_key };
+
+static const struct argp_child top_children[] = {
+	{ &top_attach_argp, 0, "Attaching by itself (instead of reading an instance):", 4 },
+	{ 0 },
+};
+
+static error_t parse_top_key(int key, char *arg, struct argp_state *state)
+{
+	struct parse_state *ps = state->input;
+	struct zs_options *o = ps->o;
+	char *end;
+	double v;
+
+	if (key == ARGP_KEY_INIT) {
+		state->child_inputs[0] = ps;
+		return 0;
+	}
+	if (ps->rc)
+		return 0;
+	switch (key) {
+	case OPT_INTERVAL:
+		v = strtod(arg, &end);
+		if (end == arg || *end || !(v >= 0.2 && v <= 60))
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"--interval '%s': expected seconds between 0.2 and 60", arg);
+		else
+			o->top_interval_ms = (unsigned)(v * 1000 + 0.5);
+		break;
+	case ARGP_KEY_ARG:
+		if (o->instance_id)
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL, "top takes one instance ID");
+		else
+			o->instance_id = arg;
+		break;
+	case ARGP_KEY_END:
+		if (o->instance_id && (o->npids || o->nnames || o->nports))
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"give an instance ID or --pid/--name/--port, not both");
+		else if (o->user)
+			ps->rc = errmsg(ps->err, ps->errlen, -EINVAL,
+					"top --user: top keeps its privileges to attach; read a "
+					"daemon with 'top ID' instead, which needs none");
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp top_argp = {
+	.options = top_options,
+	.parser = parse_top_key,
+	.args_doc = "[ID]\n(--pid PID | --name REGEX | --port PORT)...",
+	.doc = "A live terminal view: per socket, message and byte rates, pending and active; "
+	"per message type, p50 and p99 handler and request latency.  With an ID (or none, "
+	"when one instance runs) it reads that instance's /metrics; with selectors it "
+	"attaches by itself.\vKeys: m, b, l, p, e sort by message rate, byte rate, p99 "
+	"latency, pid, endpoint; r reverses; q quits.",
+	.children = top_children,
+};
+
 static const struct argp run_argp = {
 	.options = attach_options,
 	.parser = parse_attach_key,
@@ -582,6 +701,7 @@ static const struct {
 	{ "run", ZS_CMD_RUN, &run_argp },	  { "start", ZS_CMD_START, &start_argp },
 	{ "stop", ZS_CMD_STOP, &stop_argp },	  { "status", ZS_CMD_STATUS, &status_argp },
 	{ "list", ZS_CMD_LIST, &list_argp },
+	{ "top", ZS_CMD_TOP, &top_argp },
 };
 
 static void print_top_help(FILE *f)
@@ -595,7 +715,8 @@ static void print_top_help(FILE *f)
 		"  start    the same, as a background daemon\n"
 		"  stop     stop a daemon (ID or --all)\n"
 		"  status   show running instances, probes and maps\n"
-		"  list     list processes that map libzmq\n\n"
+		"  list     list processes that map libzmq\n"
+		"  top      a live terminal view of an instance or of selected processes\n\n"
 		"'zmqscope COMMAND --help' describes each command.  --version prints the version.\n");
 }
 
@@ -610,6 +731,9 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	o->lmcache_names = true;
 	o->max_msg_types = ZS_DEFAULT_MAX_MSG_TYPES;
 	o->ttl_seconds = ZS_DEFAULT_TTL_SECONDS;
+	o->max_kv_keys = ZS_DEFAULT_MAX_KV_KEYS;
+	o->tap_ring_kb = ZS_DEFAULT_TAP_RING_KB;
+	o->top_interval_ms = 1000;
 	parse_listen(ZS_DEFAULT_LISTEN, &o->listen, err, errlen);
 	err[0] = '\0';
 

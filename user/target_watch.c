@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "proc_events.h"
 #include "proc_files.h"
@@ -36,6 +37,18 @@ void target_watch_free(struct target_watch *w)
 int target_watch_fd(const struct target_watch *w)
 {
 	return w->events_fd;
+}
+
+/* How long a new process is watched closely, and how often. */
+#define FAST_WATCH_SECONDS 30.0
+#define FAST_WATCH_MS 5
+
+static double monotonic_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 static bool is_pending(const struct target_watch *w, pid_t pid)
@@ -71,6 +84,7 @@ static void try_attach(struct target_watch *w, pid_t pid)
 	if (rc == -ENOENT && !is_pending(w, pid) && w->npending < ZS_MAX_PENDING) {
 		w->pending[w->npending].pid = pid;
 		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
+		w->pending[w->npending].since = monotonic_seconds();
 		w->npending++;
 		return;
 	}
@@ -117,16 +131,18 @@ void target_watch_on_events(struct target_watch *w)
 	}
 }
 
-void target_watch_tick(struct target_watch *w)
+/* Attaches pending processes that mapped something new; `young_only` for the fast watch. */
+static void retry_pending(struct target_watch *w, bool young_only)
 {
-	observer_check_targets(w->ob);
-	observer_rescan_libraries(w->ob);
-	observer_refine_layouts(w->ob);
+	double now = monotonic_seconds();
+
 	for (size_t i = 0; i < w->npending; i++) {
 		pid_t pid = w->pending[i].pid;
 		long vmlib = process_vmlib_kb(pid);
 		char err[512];
 
+		if (young_only && now - w->pending[i].since > FAST_WATCH_SECONDS)
+			continue;
 		if (vmlib < 0) { /* gone */
 			forget_pending(w, i--);
 			continue;
@@ -137,6 +153,29 @@ void target_watch_tick(struct target_watch *w)
 		if (observer_attach_pid(w->ob, pid, err, sizeof(err)) != -ENOENT)
 			forget_pending(w, i--);
 	}
+}
+
+int target_watch_fast_delay_ms(const struct target_watch *w)
+{
+	double now = monotonic_seconds();
+
+	for (size_t i = 0; i < w->npending; i++)
+		if (now - w->pending[i].since <= FAST_WATCH_SECONDS)
+			return FAST_WATCH_MS;
+	return -1;
+}
+
+void target_watch_fast_tick(struct target_watch *w)
+{
+	retry_pending(w, true);
+}
+
+void target_watch_tick(struct target_watch *w)
+{
+	observer_check_targets(w->ob);
+	observer_rescan_libraries(w->ob);
+	observer_refine_layouts(w->ob);
+	retry_pending(w, false);
 	/*
 	 * Without the proc connector every new process is found here; --port
 	 * always needs a look, as listening on a port raises no event.

@@ -208,7 +208,7 @@ static void test_gauges_for_target_a(void **state)
 	struct lmcache_gauges g;
 
 	(void)state;
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.pull_message_count, 12); /* roles[PULL].msg_frames_rx */
 	assert_int_equal(g.reply_message_count, 7); /* roles[REPLY].msgs_rx */
 	assert_int_equal(g.pull_active_requests, 3); /* 0x1000 only: 0x4000 is internal, 0x6000 closed */
@@ -222,7 +222,7 @@ static void test_gauges_ignore_other_pids(void **state)
 	struct lmcache_gauges g;
 
 	(void)state;
-	lmcache_gauges_compute(&fx.snap, &fx.targets[1], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[1], &g);
 	assert_int_equal(g.pull_message_count, 30);
 	assert_int_equal(g.reply_message_count, 0);
 	assert_int_equal(g.pull_active_requests, 10);
@@ -238,15 +238,15 @@ static void test_gauges_pending_is_or_per_role(void **state)
 	(void)state;
 	/* Nothing pending on A's pull sockets except 0x1000, and internal 0x4000. */
 	fx.sockets[0].s.pending = 0;
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.pull_has_pending, 0);
 	assert_int_equal(g.reply_has_pending, 1);
 	fx.sockets[2].s.pending = 0;
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.reply_has_pending, 0);
 	/* Either of two sockets suffices. */
 	fx.sockets[5].s.pending = 1;
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.pull_has_pending, 1);
 }
 
@@ -257,9 +257,127 @@ static void test_gauges_sum_frames_over_open_pull_spans(void **state)
 	(void)state;
 	fx.sockets[5].s.span_start_ns = 999; /* 0x6000 opens a span of 4 frames */
 	fx.sockets[2].s.span_start_ns = 1;   /* 0x3000 opens one too */
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.pull_active_requests, 3 + 4);
 	assert_int_equal(g.reply_active_requests, 2);
+}
+
+/* LMCache's reply_socket_has_pending polls the reply ROUTER, not the heartbeat one. */
+static void test_heartbeat_socket_left_out_of_reply_pending(void **state)
+{
+	static struct zs_role_rule rule = { .role = ZS_ROLE_REPLY, .heartbeat = true };
+	struct lmcache_gauges g;
+
+	(void)state;
+	fx.sockets[1].s.pending = 1; /* 0x2000, RegisterMsg and HeartbeatMsg */
+	fx.sockets[2].s.pending = 0;
+	/* Mixed traffic: a reply socket. */
+	assert_false(metrics_socket_is_heartbeat(&fx.snap, &fx.cfg, &fx.sockets[1]));
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
+	assert_int_equal(g.reply_has_pending, 1);
+	/* Only heartbeats (the untyped one says nothing): the heartbeat socket. */
+	fx.sock_types[0].msgs = 0;
+	assert_true(metrics_socket_is_heartbeat(&fx.snap, &fx.cfg, &fx.sockets[1]));
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
+	assert_int_equal(g.reply_has_pending, 0);
+	/* Its requests still count, as LMCache counts both ROUTERs. */
+	assert_int_equal(g.reply_message_count, 7);
+	assert_int_equal(g.reply_active_requests, 1);
+	/* Another generation's heartbeats are not this socket's. */
+	fx.sock_types[1].gen = 2;
+	assert_false(metrics_socket_is_heartbeat(&fx.snap, &fx.cfg, &fx.sockets[1]));
+	/* Named by --role ENDPOINT=heartbeat, whatever its traffic. */
+	snprintf(rule.endpoint, sizeof(rule.endpoint), "%s", "ipc:///tmp/a\"b\\c");
+	fx.cfg.roles = &rule;
+	fx.cfg.nroles = 1;
+	assert_true(metrics_socket_is_heartbeat(&fx.snap, &fx.cfg, &fx.sockets[2]));
+	/* A PULL socket is never the heartbeat socket. */
+	assert_false(metrics_socket_is_heartbeat(&fx.snap, &fx.cfg, &fx.sockets[0]));
+}
+
+static void test_state_complete_needs_sockets_created_after_attach(void **state)
+{
+	struct metrics_target *a = &fx.targets[0];
+
+	(void)state;
+	a->has_state = true;
+	a->state.complete = true;
+	/* A's sockets were found, not seen created: what came before is unknown. */
+	assert_false(lmcache_state_complete(&fx.snap, a));
+	for (size_t i = 0; i < 6; i++)
+		fx.sockets[i].s.type_source = ZS_TYPESRC_CREATED;
+	assert_true(lmcache_state_complete(&fx.snap, a));
+	/* Only pull and reply sockets matter: the internal and PUSH ones do not. */
+	fx.sockets[3].s.type_source = ZS_TYPESRC_LAYOUT;
+	fx.sockets[4].s.type_source = ZS_TYPESRC_NONE;
+	assert_true(lmcache_state_complete(&fx.snap, a));
+	fx.sockets[5].s.type_source = ZS_TYPESRC_SOCKOPT;
+	assert_false(lmcache_state_complete(&fx.snap, a));
+	fx.sockets[5].s.type_source = ZS_TYPESRC_CREATED;
+	/* The model's own word: a lost copy. */
+	a->state.complete = false;
+	assert_false(lmcache_state_complete(&fx.snap, a));
+	/* No socket seen at all: nothing says the controller did not run before. */
+	a->state.complete = true;
+	{
+		struct metrics_snapshot none = { .targets = fx.targets, .ntargets = 1 };
+
+		assert_false(lmcache_state_complete(&none, a));
+	}
+	a->has_state = false;
+	assert_false(lmcache_state_complete(&fx.snap, a));
+}
+
+static void test_state_gauges_rendered_with_lmcache_labels(void **state)
+{
+	static struct strbuf sb;
+	struct metrics_target *a = &fx.targets[0];
+	const char *text;
+
+	(void)state;
+	/* Without a model (--no-lmcache-state) there is no state family at all. */
+	text = render(&sb);
+	assert_null(strstr(text, "registered_workers_count"));
+	assert_null(strstr(text, "zmqscope_lmcache_state_complete"));
+	a->has_state = true;
+	a->state = (struct lmc_gauges){
+		.registered_workers = 3, .kv_pool_keys = 50000, .kv_op_seq_discontinuity = 2,
+		.full_sync_workers_syncing = 1, .full_sync_workers_completed = 1,
+		.full_sync_global_progress = 2.0 / 3.0, .full_sync_missing_batches = 4,
+		.complete = true, .undecodable = 5, .decoded = 77, .memory_bytes = 4096,
+	};
+	a->tap_frames = 80;
+	a->tap_dropped = 0;
+	text = render(&sb);
+	assert_line(text, "# TYPE lmcache:cache_controller_registered_workers_count gauge");
+	assert_line(text, "lmcache:cache_controller_registered_workers_count{role=\"controller\","
+			  "pid=\"100\",cluster=\"prod\"} 3");
+	assert_line(text, "lmcache:cache_controller_kv_pool_keys_count{role=\"controller\","
+			  "pid=\"100\",cluster=\"prod\"} 50000");
+	assert_line(text, "lmcache:cache_controller_kv_op_seq_discontinuity_count{role=\"controller\","
+			  "pid=\"100\",cluster=\"prod\"} 2");
+	assert_line(text, "lmcache:cache_controller_full_sync_workers_syncing{role=\"controller\","
+			  "pid=\"100\",cluster=\"prod\"} 1");
+	assert_line(text, "lmcache:cache_controller_full_sync_workers_completed{role=\"controller\","
+			  "pid=\"100\",cluster=\"prod\"} 1");
+	assert_non_null(strstr(text, "lmcache:cache_controller_full_sync_global_progress{role=\"controller\","
+				     "pid=\"100\",cluster=\"prod\"} 0.666666"));
+	assert_line(text, "lmcache:cache_controller_full_sync_missing_batches_total{role=\"controller\","
+			  "pid=\"100\",cluster=\"prod\"} 4");
+	/* B has no model: no state series for it. */
+	assert_null(strstr(text, "registered_workers_count{role=\"controller\",pid=\"200\""));
+	/* A's sockets were not seen created, so the state is not known complete. */
+	assert_line(text, "zmqscope_lmcache_state_complete{pid=\"100\",cluster=\"prod\"} 0");
+	assert_line(text, "# TYPE zmqscope_lmcache_payloads_undecodable_total counter");
+	assert_line(text, "zmqscope_lmcache_payloads_undecodable_total{pid=\"100\",cluster=\"prod\"} 5");
+	assert_line(text, "zmqscope_tap_frames_total{pid=\"100\",cluster=\"prod\"} 80");
+	assert_line(text, "zmqscope_tap_dropped_total{pid=\"100\",cluster=\"prod\"} 0");
+	/* --no-lmcache-names keeps zmqscope's own families only. */
+	fx.cfg.lmcache_names = false;
+	text = render(&sb);
+	assert_null(strstr(text, "lmcache:"));
+	assert_line(text, "zmqscope_lmcache_state_memory_bytes{pid=\"100\",cluster=\"prod\"} 4096");
+	strbuf_free(&sb);
 }
 
 static void test_gauges_without_sockets(void **state)
@@ -269,7 +387,7 @@ static void test_gauges_without_sockets(void **state)
 
 	(void)state;
 	memset(&g, 0xff, sizeof(g));
-	lmcache_gauges_compute(&empty, &fx.targets[0], &g);
+	lmcache_gauges_compute(&empty, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.pull_message_count, 12);
 	assert_int_equal(g.reply_message_count, 7);
 	assert_int_equal(g.pull_active_requests, 0);
@@ -486,13 +604,13 @@ static void test_gauges_explicit_handler_roles(void **state)
 	fx.targets[0].explicit_roles = 1U << ZS_ROLE_REPLY;
 	fx.targets[0].explicit_active[ZS_ROLE_REPLY] = 4;
 	fx.targets[0].explicit_active[ZS_ROLE_PULL] = 9; /* not explicit: ignored */
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.reply_active_requests, 4);
 	assert_int_equal(g.pull_active_requests, 3);
 	/* A negative count (a return seen without its entry) reads as 0. */
 	fx.targets[0].explicit_roles = 1U << ZS_ROLE_PULL | 1U << ZS_ROLE_REPLY;
 	fx.targets[0].explicit_active[ZS_ROLE_REPLY] = -2;
-	lmcache_gauges_compute(&fx.snap, &fx.targets[0], &g);
+	lmcache_gauges_compute(&fx.snap, &fx.cfg, &fx.targets[0], &g);
 	assert_int_equal(g.reply_active_requests, 0);
 	assert_int_equal(g.pull_active_requests, 9);
 	/* Pending and message counts still come from the sockets and totals. */
@@ -743,6 +861,9 @@ int main(void)
 		cmocka_unit_test_setup(test_gauges_pending_is_or_per_role, setup),
 		cmocka_unit_test_setup(test_gauges_sum_frames_over_open_pull_spans, setup),
 		cmocka_unit_test_setup(test_gauges_without_sockets, setup),
+		cmocka_unit_test_setup(test_heartbeat_socket_left_out_of_reply_pending, setup),
+		cmocka_unit_test_setup(test_state_complete_needs_sockets_created_after_attach, setup),
+		cmocka_unit_test_setup(test_state_gauges_rendered_with_lmcache_labels, setup),
 		cmocka_unit_test_setup(test_render_lmcache_gauges, setup),
 		cmocka_unit_test_setup(test_render_down_target_keeps_last_values, setup),
 		cmocka_unit_test_setup(test_render_without_lmcache_names, setup),

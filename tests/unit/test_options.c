@@ -188,6 +188,22 @@ static void test_role_rule_by_endpoint(void **state)
 	assert_string_equal(r.endpoint, "ipc:///tmp/a=b");
 }
 
+static void test_role_rule_heartbeat(void **state)
+{
+	struct zs_role_rule r;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(parse_role_rule("tcp://127.0.0.1:9001=heartbeat", &r, err, sizeof(err)), 0);
+	assert_false(r.by_type);
+	assert_true(r.heartbeat);
+	/* still a reply socket: its requests count in reply_socket_message_count */
+	assert_int_equal(r.role, ZS_ROLE_REPLY);
+	assert_string_equal(r.endpoint, "tcp://127.0.0.1:9001");
+	assert_int_equal(parse_role_rule("tcp://127.0.0.1:9001=reply", &r, err, sizeof(err)), 0);
+	assert_false(r.heartbeat);
+}
+
 static void test_role_rule_invalid(void **state)
 {
 	static const char *const bad[] = {
@@ -214,7 +230,10 @@ static void test_role_rule_invalid(void **state)
 	parse_role_rule("FOO=pull", &r, err, sizeof(err));
 	assert_non_null(strstr(err, "neither a socket type"));
 	parse_role_rule("PULL=bogus", &r, err, sizeof(err));
-	assert_non_null(strstr(err, "pull, reply or none"));
+	assert_non_null(strstr(err, "pull, reply, heartbeat or none"));
+	/* heartbeat names one socket, so a type is refused */
+	assert_int_equal(parse_role_rule("ROUTER=heartbeat", &r, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "give its endpoint"));
 
 	/* An endpoint must fit ZS_ENDPOINT_LEN with its NUL. */
 	memset(longer, 0, sizeof(longer));
@@ -411,11 +430,45 @@ static void test_parse_defaults(void **state)
 	assert_true(o.verbose);
 	/* Not given: the defaults. */
 	assert_true(o.lmcache_names);
+	assert_false(o.no_lmcache_state);
+	assert_int_equal(o.max_kv_keys, ZS_DEFAULT_MAX_KV_KEYS);
+	assert_int_equal(o.tap_ring_kb, ZS_DEFAULT_TAP_RING_KB);
 	assert_string_equal(o.listen.host, "127.0.0.1");
 	assert_int_equal(o.listen.port, 9850);
 	assert_int_equal(o.listen.family, AF_INET);
 	options_free(&o);
 	assert_int_equal(o.nnames, 0);
+}
+
+static void test_parse_state_options(void **state)
+{
+	char a0[] = "zmqscope", a1[] = "run", a2[] = "--pid", a3[] = "1", a4[] = "--max-kv-keys",
+	     a5[] = "500", a6[] = "--tap-ring-kb", a7[] = "16", a8[] = "--no-lmcache-state";
+	char *argv[] = { a0, a1, a2, a3, a4, a5, a6, a7, a8, NULL };
+	static const char *const bad[][2] = {
+		{ "--tap-ring-kb", "3" },     { "--tap-ring-kb", "24" }, { "--tap-ring-kb", "2097152" },
+		{ "--max-kv-keys", "0" },     { "--max-kv-keys", "x" },
+	};
+	struct zs_options o;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(options_parse(ARGC(argv), argv, &o, err, sizeof(err)), 0);
+	assert_int_equal(o.max_kv_keys, 500);
+	assert_int_equal(o.tap_ring_kb, 16);
+	assert_true(o.no_lmcache_state);
+	options_free(&o);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char b2[32], b3[32];
+		char *bargv[] = { a0, a1, a2, a3, b2, b3, NULL };
+
+		snprintf(b2, sizeof(b2), "%s", bad[i][0]);
+		snprintf(b3, sizeof(b3), "%s", bad[i][1]);
+		assert_int_equal(options_parse(ARGC(bargv), bargv, &o, err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, bad[i][0]));
+		assert_null(strchr(err, '\n'));
+		options_free(&o);
+	}
 }
 
 static void test_parse_duplicate_label_rejected(void **state)
@@ -621,6 +674,8 @@ int main(void)
 		cmocka_unit_test(test_listen_invalid),
 		cmocka_unit_test(test_role_rule_by_type),
 		cmocka_unit_test(test_role_rule_by_endpoint),
+		cmocka_unit_test(test_role_rule_heartbeat),
+		cmocka_unit_test(test_parse_state_options),
 		cmocka_unit_test(test_role_rule_invalid),
 		cmocka_unit_test(test_handler_spec_valid),
 		cmocka_unit_test(test_handler_spec_invalid),
