@@ -892,3 +892,5 @@ int BPF_URETPROBE(handler_return)
 		    bpf_ktime_get_ns() - th->handler_start_ns[role]);
 	return 0;
 }
+
+#include "socket_fixup.bpf.h"

@@ -67,6 +67,9 @@ struct target {
 	bool up;
 	struct timespec exited_at;
 	struct zmq_layout layout; /* what the BPF side uses for this process */
+	/* Measuring again on the probes' handles while the layout is incomplete. */
+	unsigned refine_tries, refine_failures;
+	double refine_next; /* CLOCK_MONOTONIC seconds */
 	struct attached_object objs[ZS_MAX_OBJECTS];
 	size_t nobjs;
 	/* --handler probes: an entry and a return probe per spec */

@@ -26,6 +26,9 @@ struct zmq_layout {
 /* Known offsets for x86-64 builds with libstdc++; -ENOENT if none. */
 int zmq_layout_lookup(const struct zmq_version *v, struct zmq_layout *out);
 
+/* The i-th distinct type offset any known build uses, or -1 past the last. */
+int32_t zmq_layout_known_type_offset(size_t i);
+
 /*
  * Reads the version from zmq_version()'s machine code, which stores three
  * immediates: movl $MAJOR,(%rdi); movl $MINOR,(%rsi); movl $PATCH,(%rdx).

@@ -124,6 +124,30 @@ struct zs_target_config {
 	__u32 tap;	      /* ZS_TAP_* flags (payload_tap.h) */
 };
 
+/*
+ * A correction the loader measured in user space (memory calibration), run
+ * through the zs_fixup program with BPF_PROG_RUN so the entry is changed in
+ * place: a user-space map update would replace the whole value and lose the
+ * counts the probes add meanwhile.
+ */
+enum zs_fixup_op {
+	ZS_FIXUP_LAYOUT = 1, /* the target's socket_base_t offsets */
+	ZS_FIXUP_SOCKET = 2, /* a socket's type and endpoint; created if absent */
+};
+
+struct zs_fixup {
+	__u32 op;
+	__u32 tgid;
+	__u64 handle;
+	__s32 type_off, tag_off, endpoint_off;
+	__u8 type;   /* ZS_TYPE_UNKNOWN: keep what the entry has */
+	__u8 create; /* a socket the probes have not seen yet */
+	__u8 pad[2];
+	char endpoint[ZS_ENDPOINT_LEN]; /* "": keep */
+	__s32 result; /* 0, or a negative errno */
+	__u32 pad2;
+};
+
 /* Totals per role that outlive the sockets they came from. */
 struct zs_role_totals {
 	__u64 msgs_rx;	     /* complete inbound messages */

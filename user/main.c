@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "calibrate.h"
 #include "commands.h"
 #include "options.h"
 
@@ -27,10 +26,6 @@ int main(int argc, char **argv)
 	static struct zs_options opts;
 	char err[512];
 	int rc;
-
-	/* The calibration child: see calibrate.h. */
-	if (argc > 1 && !strcmp(argv[1], "__calibrate"))
-		return calibrate_child_main(argc, argv);
 
 	rc = options_parse(argc, argv, &opts, err, sizeof(err));
 	if (rc == 1)

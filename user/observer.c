@@ -25,6 +25,7 @@
 #include "metrics.h"
 #include "observer_tap.h"
 #include "zmqscope.skel.h"
+#include "socket_refine.h"
 
 static const struct probe_spec {
 	enum zs_func fn;
@@ -194,6 +195,9 @@ static int open_and_load(struct observer *ob)
 	if (!ob->skel)
 		return -errno;
 	choose_getsockopt_programs(ob);
+	/* Before 5.14 no syscall programs: pre-attach sockets and later layouts are then lost. */
+	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)
+		bpf_program__set_autoload(ob->skel->progs.zs_fixup, false);
 	if (ob->opts->max_sockets)
 		bpf_map__set_max_entries(ob->skel->maps.sockets, ob->opts->max_sockets);
 	observer_tap_configure(ob);
@@ -511,6 +515,8 @@ static void detach_target(struct observer *ob, struct target *t)
 
 static void target_free(struct observer *ob, struct target *t)
 {
+	for (size_t i = 0; i < t->nobjs; i++)
+		calibration_release(&t->objs[i].cal);
 	detach_target(ob, t);
 	observer_tap_target_free(t);
 	if (ob->skel)
@@ -629,12 +635,14 @@ static size_t attach_object(struct observer *ob, const struct target *t, size_t 
 	return attached;
 }
 
-static void calibrate_object(pid_t pid, struct attached_object *ao)
+static void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao)
 {
 	const struct elf_symbol *version = &ao->obj.syms[ZS_FN_VERSION];
 
-	calibrate_library(pid, ao->obj.path, ao->obj.host_path,
+	calibrate_library(pid, ao->obj.path, ao->obj.host_path, ao->obj.inode,
 			  version->found ? version->file_offset : 0, &ao->cal);
+	if (ob->opts->verbose)
+		calibration_log(pid, ao->obj.path, &ao->cal);
 }
 
 int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
@@ -667,7 +675,7 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		struct attached_object *ao = &t->objs[t->nobjs++];
 
 		ao->obj = objs[i];
-		calibrate_object(pid, ao);
+		calibrate_object(ob, pid, ao);
 	}
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
@@ -708,6 +716,8 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		return rc;
 	}
 	t->up = true;
+	/* Probes first, then the sockets found before them: none falls in between. */
+	refine_insert_found(ob, t);
 	rc = add_target(ob, t);
 	if (rc) {
 		target_free(ob, t);
@@ -798,13 +808,14 @@ void observer_rescan_libraries(struct observer *ob)
 			if (known)
 				continue;
 			t->objs[t->nobjs].obj = objs[k];
-			calibrate_object(t->pid, &t->objs[t->nobjs]);
+			calibrate_object(ob, t->pid, &t->objs[t->nobjs]);
 			attach_object(ob, t, t->nobjs);
 			t->nobjs++;
 			if (ob->opts->verbose)
 				fprintf(stderr, "zmqscope: pid %d loaded %s; attached\n", (int)t->pid,
 					objs[k].path);
 		}
+		refine_insert_found(ob, t);
 	}
 	pthread_mutex_unlock(&ob->lock);
 }

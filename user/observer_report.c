@@ -517,7 +517,11 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 			json_kv_int(&w, "type_offset", ao->cal.layout.type_off);
 			json_kv_int(&w, "tag_offset", ao->cal.layout.tag_off);
 			json_kv_int(&w, "endpoint_offset", ao->cal.layout.endpoint_off);
-			json_kv_string(&w, "note", ao->cal.note);
+			/* Every source tried, and what it said: no silent fallback. */
+			json_kv_string(&w, "memory", ao->cal.memory_note);
+			json_kv_int(&w, "memory_sockets", ao->cal.memory_sockets);
+			json_kv_string(&w, "dlopen", ao->cal.dlopen_note);
+			json_kv_string(&w, "table", ao->cal.table_note);
 			json_object_end(&w);
 			json_key(&w, "probes");
 			json_array_begin(&w);
@@ -617,10 +621,10 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 					      ao->cal.version.minor, ao->cal.version.patch);
 			else
 				strbuf_puts(out, "      libzmq version unknown, ");
-			strbuf_printf(out, "layout %s: type@%d tag@%d endpoint@%d%s%s\n",
+			strbuf_printf(out, "layout %s: type@%d tag@%d endpoint@%d\n",
 				      layout_source_name(ao->cal.source), ao->cal.layout.type_off,
-				      ao->cal.layout.tag_off, ao->cal.layout.endpoint_off,
-				      ao->cal.note[0] ? "; " : "", ao->cal.note);
+				      ao->cal.layout.tag_off, ao->cal.layout.endpoint_off);
+			calibration_describe(&ao->cal, "        ", out);
 			for (size_t i = 0; i < ao->nprobes; i++) {
 				const struct probe_link *pl = &ao->probes[i];
 				char name[48];

@@ -47,7 +47,6 @@ static int set_caps(uint64_t permitted, uint64_t inheritable)
 int privileges_drop(const char *user, bool attaches_later, char *err, size_t errlen)
 {
 	uint64_t keep = privileges_needed(attaches_later);
-	uint64_t ambient = attaches_later ? CHILD_CAPS : 0;
 	struct passwd *pw = getpwnam(user);
 	int last_cap = CAP_LAST_CAP;
 	FILE *f;
@@ -70,11 +69,9 @@ int privileges_drop(const char *user, bool attaches_later, char *err, size_t err
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid))
 		goto fail;
-	if (set_caps(keep, ambient))
+	/* The calibration child is forked, never exec'd: nothing is inheritable or ambient. */
+	if (set_caps(keep, 0))
 		goto fail;
-	for (int c = 0; c <= last_cap; c++)
-		if ((ambient & BIT(c)) && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0))
-			goto fail;
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
 	return 0;
 fail:

@@ -9,6 +9,7 @@
 #include "fd_limit.h"
 #include "proc_events.h"
 #include "proc_files.h"
+#include "socket_refine.h"
 
 int target_watch_init(struct target_watch *w, struct observer *ob, char *err, size_t errlen)
 {
@@ -199,6 +200,7 @@ void target_watch_tick(struct target_watch *w)
 {
 	observer_check_targets(w->ob);
 	observer_rescan_libraries(w->ob);
+	observer_refine_layouts(w->ob);
 	retry_pending(w, false);
 	/*
 	 * Without the proc connector every new process is found here; --port

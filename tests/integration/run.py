@@ -18,7 +18,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 MODULES = ["test_core", "test_bad_input", "test_types", "test_lifecycle",
-           "test_lmcache_state", "test_toolbox", "test_http_hardening", "test_hardening"]
+           "test_lmcache_state", "test_toolbox", "test_http_hardening", "test_hardening",
+           "test_calibration"]
 
 
 def main():

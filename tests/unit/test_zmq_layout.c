@@ -128,10 +128,13 @@ static void test_layout_lookup(void **state)
 	assert_int_equal(l.tag_off, 1560);
 	assert_int_equal(l.endpoint_off, 1664);
 
-	assert_int_equal(zmq_layout_lookup(&(struct zmq_version){ 4, 3, 5 }, &l), 0);
-	assert_int_equal(l.type_off, 332);
-	assert_int_equal(l.tag_off, -1);
-	assert_int_equal(l.endpoint_off, -1);
+	/* 4.3.5 and master (4.3.6), as measured in three builds' own memory. */
+	for (int patch = 5; patch <= 6; patch++) {
+		assert_int_equal(zmq_layout_lookup(&(struct zmq_version){ 4, 3, patch }, &l), 0);
+		assert_int_equal(l.type_off, 332);
+		assert_int_equal(l.tag_off, 1624);
+		assert_int_equal(l.endpoint_off, 1728);
+	}
 
 	assert_int_equal(zmq_layout_lookup(&(struct zmq_version){ 4, 3, 2 }, &l), 0);
 	assert_int_equal(l.type_off, 328);
@@ -142,10 +145,20 @@ static void test_layout_lookup(void **state)
 	assert_int_equal(l.type_off, 328);
 }
 
+static void test_known_type_offsets(void **state)
+{
+	(void)state;
+	/* Each distinct offset once, in table order, then -1. */
+	assert_int_equal(zmq_layout_known_type_offset(0), 332);
+	assert_int_equal(zmq_layout_known_type_offset(1), 328);
+	assert_int_equal(zmq_layout_known_type_offset(2), -1);
+	assert_int_equal(zmq_layout_known_type_offset(100), -1);
+}
+
 static void test_layout_lookup_unknown_versions(void **state)
 {
 	static const struct zmq_version unknown[] = {
-		{ 4, 4, 0 }, { 4, 3, 6 }, { 4, 1, 8 }, { 3, 2, 5 }, { 5, 0, 0 },
+		{ 4, 4, 0 }, { 4, 3, 7 }, { 4, 1, 8 }, { 3, 2, 5 }, { 5, 0, 0 },
 	};
 	struct zmq_layout l;
 
@@ -188,6 +201,7 @@ int main(void)
 		cmocka_unit_test(test_version_rejects_implausible_values),
 		cmocka_unit_test(test_layout_lookup),
 		cmocka_unit_test(test_layout_lookup_unknown_versions),
+		cmocka_unit_test(test_known_type_offsets),
 		cmocka_unit_test(test_version_from_installed_libzmq),
 	};
 
