@@ -93,7 +93,7 @@ static __always_inline void tap_frame(struct zs_target *t, const struct zs_sock 
 	c.h.handle = handle;
 	c.h.role = s->role;
 	c.h.flags = (dir == ZS_TAP_DIR_TX ? ZS_TAP_F_TX : 0) |
-		    (s->type_source == ZS_TYPESRC_CREATED ? ZS_TAP_F_CREATED : 0);
+		    (s->pristine ? ZS_TAP_F_CREATED : 0);
 	c.src = data;
 	c.len = (__u32)size;
 	bpf_loop((c.len + ZS_TAP_CHUNK - 1) / ZS_TAP_CHUNK, tap_copy_chunk, &c, 0);

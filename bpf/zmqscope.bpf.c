@@ -215,8 +215,9 @@ static struct zs_sock *sock_discover(struct zs_target *t, struct zs_sock_key *ke
 	if (t->cfg.endpoint_off >= 0) {
 		const void *str = NULL;
 
-		if (!bpf_probe_read_user(&str, sizeof(str), base + t->cfg.endpoint_off))
-			read_endpoint_ptr(s->endpoint, str);
+		/* No traffic flows before a bind or connect: an empty endpoint is a fresh socket. */
+		if (!bpf_probe_read_user(&str, sizeof(str), base + t->cfg.endpoint_off) && str)
+			s->pristine = bpf_probe_read_user_str(s->endpoint, ZS_ENDPOINT_LEN, str) == 1;
 	}
 	s->role = resolve_role(s->type, s->endpoint);
 	s->gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
@@ -752,6 +753,7 @@ int BPF_URETPROBE(zmq_socket_return, void *handle)
 	__builtin_memset(s, 0, sizeof(*s));
 	s->type = th->call.flags < ZS_NTYPES ? th->call.flags : ZS_TYPE_UNKNOWN;
 	s->type_source = ZS_TYPESRC_CREATED;
+	s->pristine = 1;
 	s->role = resolve_role(s->type, s->endpoint);
 	s->gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
 	if (bpf_map_update_elem(&sockets, &key, s, BPF_ANY))

@@ -63,6 +63,10 @@ void calibration_release(struct calibration *c);
 int calibrate_library(pid_t pid, const char *target_path, const char *host_path, uint64_t inode,
 		      uint64_t version_fn_offset, struct calibration *out);
 
+/* The same for a process that has only just mapped the library: the table when it knows it. */
+int calibrate_library_fresh(pid_t pid, const char *target_path, const char *host_path,
+			    uint64_t inode, uint64_t version_fn_offset, struct calibration *out);
+
 const char *layout_source_name(enum layout_source s);
 
 struct strbuf;

@@ -16,6 +16,7 @@
 
 #include "calibrate.h"
 #include "frame_assembler.h"
+#include "link_reaper.h"
 #include "libzmq_discovery.h"
 #include "options.h"
 #include "probe_site.h"
@@ -91,6 +92,7 @@ struct observer {
 	struct zmqscope_bpf *skel;
 	const struct zs_options *opts;
 	pthread_mutex_t lock;
+	struct link_reaper reaper; /* destroys detached links off the lock */
 	struct target **targets;
 	size_t ntargets;
 	char listen_text[96];
@@ -112,6 +114,8 @@ void observer_close(struct observer *ob);
 
 /* Finds libzmq in `pid`, calibrates and attaches.  0 or negative errno. */
 int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen);
+/* The same for a process seen without libzmq that has just mapped it: probes first. */
+int observer_attach_fresh_pid(struct observer *ob, pid_t pid, char *err, size_t errlen);
 
 /* Is this process (and, when start_time != 0, this incarnation) attached? */
 bool observer_is_attached(struct observer *ob, pid_t pid, uint64_t start_time);

@@ -32,7 +32,7 @@
 
 /* zs_tap_hdr.flags */
 #define ZS_TAP_F_TX 1U	    /* the controller sent it */
-#define ZS_TAP_F_CREATED 2U /* the socket was created after the attach: its whole traffic is seen */
+#define ZS_TAP_F_CREATED 2U /* the socket is pristine (zmqscope.h): its whole traffic is seen */
 
 struct zs_tap_hdr {
 	__u32 tgid;

@@ -196,7 +196,13 @@ struct zs_sock {
 	__u8 pending;	   /* POLLIN as the application last observed it */
 	__u8 more_unknown; /* buffer API: a frame whose RCVMORE is not known yet */
 	__u8 type_decided; /* the message in progress has its msg_type */
-	__u8 pad[2];
+	/*
+	 * Seen before it could carry any traffic: at zmq_socket(), or found
+	 * never bound nor connected (an empty _last_endpoint).  Every message it
+	 * carries is seen, which is what makes LMCache's state complete.
+	 */
+	__u8 pristine;
+	__u8 pad;
 	__u32 cur_msg_type;  /* of the message being received */
 	__u32 span_msg_type; /* of the message being handled */
 	__u32 gen;	     /* this socket's generation in its process */

@@ -278,3 +278,30 @@ int calibrate_library(pid_t pid, const char *target_path, const char *host_path,
 	out->layout = mem;
 	return 0;
 }
+
+/*
+ * A process that has just mapped libzmq has no socket to measure yet, and
+ * its first ones follow within milliseconds: the probes must be in first.
+ * The table answers at once; the memory and the child are for what it does
+ * not know, and the refinement on the probes' handles checks it later.
+ */
+int calibrate_library_fresh(pid_t pid, const char *target_path, const char *host_path,
+			    uint64_t inode, uint64_t version_fn_offset, struct calibration *out)
+{
+	struct zmq_layout table;
+
+	memset(out, 0, sizeof(*out));
+	version_from_file(host_path, version_fn_offset, out);
+	if (!calibration_source_enabled(LAYOUT_TABLE) || !out->have_version ||
+	    zmq_layout_lookup(&out->version, &table) || !layout_complete(&table))
+		return calibrate_library(pid, target_path, host_path, inode, version_fn_offset, out);
+	out->source = LAYOUT_TABLE;
+	out->layout = table;
+	snprintf(out->memory_note, sizeof(out->memory_note),
+		 "not tried: the process had just loaded libzmq");
+	snprintf(out->dlopen_note, sizeof(out->dlopen_note),
+		 "not tried: the process had just loaded libzmq");
+	snprintf(out->table_note, sizeof(out->table_note), "used for %d.%d.%d",
+		 out->version.major, out->version.minor, out->version.patch);
+	return 0;
+}

@@ -130,10 +130,10 @@ bool lmcache_state_complete(const struct metrics_snapshot *snap, const struct me
 	if (!t->has_state || !t->state.complete)
 		return false;
 	/*
-	 * The model is told of every copy from a socket older than the attach.
-	 * A socket from before the attach that carried no state message yet
-	 * still hides what it carried then; with no socket seen at all, nothing
-	 * says whether the controller ran before zmqscope came.
+	 * The model is told of every copy from a socket that was not pristine
+	 * (zmqscope.h).  Such a socket that carried no state message yet still
+	 * hides what it carried before the attach; with no socket seen at all,
+	 * nothing says whether the controller ran before zmqscope came.
 	 */
 	for (size_t i = 0; i < snap->nsockets; i++) {
 		const struct zs_sock *s = &snap->sockets[i].s;
@@ -141,7 +141,7 @@ bool lmcache_state_complete(const struct metrics_snapshot *snap, const struct me
 		if (snap->sockets[i].tgid != t->pid ||
 		    (s->role != ZS_ROLE_PULL && s->role != ZS_ROLE_REPLY))
 			continue;
-		if (s->type_source != ZS_TYPESRC_CREATED)
+		if (!s->pristine)
 			return false;
 		typed++;
 	}

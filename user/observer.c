@@ -46,13 +46,18 @@ static const struct probe_spec {
 	{ ZS_FN_GETSOCKOPT, PROBE_SESSION, "zmq_getsockopt_session", WITH_SESSIONS },
 	{ ZS_FN_GETSOCKOPT, PROBE_ENTRY, "zmq_getsockopt_entry", WITHOUT_SESSIONS },
 	{ ZS_FN_GETSOCKOPT, PROBE_RETURN, "zmq_getsockopt_return", WITHOUT_SESSIONS },
-	{ ZS_FN_SOCKET, PROBE_ENTRY, "zmq_socket_entry", ALWAYS },
-	{ ZS_FN_SOCKET, PROBE_RETURN, "zmq_socket_return", ALWAYS },
 	{ ZS_FN_BIND, PROBE_ENTRY, "zmq_bind_entry", ALWAYS },
 	{ ZS_FN_BIND, PROBE_RETURN, "zmq_bind_return", ALWAYS },
 	{ ZS_FN_CONNECT, PROBE_ENTRY, "zmq_connect_entry", ALWAYS },
 	{ ZS_FN_CONNECT, PROBE_RETURN, "zmq_connect_return", ALWAYS },
 	{ ZS_FN_CLOSE, PROBE_ENTRY, "zmq_close_entry", ALWAYS },
+	/*
+	 * Last: a socket seen created was created with every other probe in
+	 * place, so none of its traffic was missed.  That is what tells
+	 * LMCache's state as complete (metrics_lmcache.c).
+	 */
+	{ ZS_FN_SOCKET, PROBE_ENTRY, "zmq_socket_entry", ALWAYS },
+	{ ZS_FN_SOCKET, PROBE_RETURN, "zmq_socket_return", ALWAYS },
 };
 
 /* Not in Debian 12's uapi headers (kernel 6.1); the values are ABI. */
@@ -217,6 +222,7 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	memset(ob, 0, sizeof(*ob));
 	ob->opts = opts;
 	pthread_mutex_init(&ob->lock, NULL);
+	link_reaper_init(&ob->reaper);
 	clock_gettime(CLOCK_REALTIME, &ob->started);
 	libbpf_set_print(opts->verbose ? verbose_libbpf : quiet_libbpf);
 
@@ -423,16 +429,20 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
 	return 0;
 }
 
-/* Detaches a probe; a pinned one is unpinned first, or the pin would keep it. */
-static void detach_link(struct probe_link *p)
+/*
+ * Detaches a probe; a pinned one is unpinned first, or the pin would keep
+ * it.  The kernel's slow part goes to the reaper thread.
+ */
+/* An exited process's probes are inert: they wait this long before they go (link_reaper.h). */
+#define EXITED_LINK_GRACE_SECONDS 10.0
+
+static void detach_link(struct observer *ob, struct probe_link *p, double delay)
 {
 	if (p->pin[0])
 		unlink(p->pin);
 	p->pin[0] = '\0';
-	bpf_link__destroy(p->link);
+	link_reaper_put(&ob->reaper, p->link, p->fd, delay);
 	p->link = NULL;
-	if (p->fd >= 0)
-		close(p->fd);
 	p->fd = -1;
 }
 
@@ -498,13 +508,13 @@ static void forget_process_maps(struct observer *ob, uint32_t tgid)
 		       tgid);
 }
 
-static void detach_target(struct observer *ob, struct target *t)
+static void detach_target(struct observer *ob, struct target *t, double delay)
 {
 	for (size_t i = 0; i < t->nobjs; i++)
 		for (size_t p = 0; p < t->objs[i].nprobes; p++)
-			detach_link(&t->objs[i].probes[p]);
+			detach_link(ob, &t->objs[i].probes[p], delay);
 	for (size_t i = 0; i < t->nhandlers; i++)
-		detach_link(&t->handlers[i]);
+		detach_link(ob, &t->handlers[i], delay);
 	if (ob->pinned) {
 		char dir[PATH_MAX];
 
@@ -517,7 +527,7 @@ static void target_free(struct observer *ob, struct target *t)
 {
 	for (size_t i = 0; i < t->nobjs; i++)
 		calibration_release(&t->objs[i].cal);
-	detach_target(ob, t);
+	detach_target(ob, t, 0);
 	observer_tap_target_free(t);
 	if (ob->skel)
 		forget_process_maps(ob, (uint32_t)t->pid);
@@ -635,17 +645,19 @@ static size_t attach_object(struct observer *ob, const struct target *t, size_t 
 	return attached;
 }
 
-static void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao)
+static void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao,
+			     bool fresh)
 {
 	const struct elf_symbol *version = &ao->obj.syms[ZS_FN_VERSION];
 
-	calibrate_library(pid, ao->obj.path, ao->obj.host_path, ao->obj.inode,
-			  version->found ? version->file_offset : 0, &ao->cal);
+	(fresh ? calibrate_library_fresh : calibrate_library)(
+		pid, ao->obj.path, ao->obj.host_path, ao->obj.inode,
+		version->found ? version->file_offset : 0, &ao->cal);
 	if (ob->opts->verbose)
 		calibration_log(pid, ao->obj.path, &ao->cal);
 }
 
-int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
+static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, size_t errlen)
 {
 	struct zmq_object objs[ZS_MAX_OBJECTS];
 	struct target *t;
@@ -675,7 +687,7 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 		struct attached_object *ao = &t->objs[t->nobjs++];
 
 		ao->obj = objs[i];
-		calibrate_object(ob, pid, ao);
+		calibrate_object(ob, pid, ao, fresh);
 	}
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
@@ -726,6 +738,16 @@ int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen
 	return 0;
 }
 
+int observer_attach_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
+{
+	return attach_pid(ob, pid, false, err, errlen);
+}
+
+int observer_attach_fresh_pid(struct observer *ob, pid_t pid, char *err, size_t errlen)
+{
+	return attach_pid(ob, pid, true, err, errlen);
+}
+
 /* Unreadable without CAP_SYS_PTRACE (after --user): then start time alone decides. */
 static bool same_executable(const struct target *t)
 {
@@ -772,7 +794,7 @@ void observer_check_targets(struct observer *ob)
 		/* Gone, or the pid now names another process. */
 		t->up = false;
 		t->exited_at = now;
-		detach_target(ob, t);
+		detach_target(ob, t, EXITED_LINK_GRACE_SECONDS);
 	}
 	pthread_mutex_unlock(&ob->lock);
 }
@@ -808,7 +830,7 @@ void observer_rescan_libraries(struct observer *ob)
 			if (known)
 				continue;
 			t->objs[t->nobjs].obj = objs[k];
-			calibrate_object(ob, t->pid, &t->objs[t->nobjs]);
+			calibrate_object(ob, t->pid, &t->objs[t->nobjs], false);
 			attach_object(ob, t, t->nobjs);
 			t->nobjs++;
 			if (ob->opts->verbose)
@@ -857,12 +879,14 @@ void observer_close(struct observer *ob)
 {
 	/* Probes go; a pinned daemon's maps stay, so a restart keeps counting on. */
 	for (size_t i = 0; i < ob->ntargets; i++) {
-		detach_target(ob, ob->targets[i]);
+		detach_target(ob, ob->targets[i], 0);
 		free(ob->targets[i]);
 	}
 	free(ob->targets);
 	ob->targets = NULL;
 	ob->ntargets = 0;
+	/* `stop` reports the probes gone only once they are. */
+	link_reaper_stop(&ob->reaper);
 	observer_tap_close(ob);
 	zmqscope_bpf__destroy(ob->skel);
 	ob->skel = NULL;

@@ -149,7 +149,7 @@ void target_watch_on_events(struct target_watch *w)
 /* Attaches pending processes that mapped something new; `young_only` for the fast watch. */
 static void retry_pending(struct target_watch *w, bool young_only)
 {
-	double now = monotonic_seconds();
+	double now = monotonic_seconds(), t0;
 
 	for (size_t i = 0; i < w->npending; i++) {
 		pid_t pid = w->pending[i].pid;
@@ -168,14 +168,16 @@ static void retry_pending(struct target_watch *w, bool young_only)
 		if (vmlib == w->pending[i].vmlib_kb && !w->pending[i].out_of_fds)
 			continue; /* nothing new mapped: no libzmq yet */
 		w->pending[i].vmlib_kb = vmlib;
-		rc = observer_attach_pid(w->ob, pid, err, sizeof(err));
+		t0 = monotonic_seconds();
+		rc = observer_attach_fresh_pid(w->ob, pid, err, sizeof(err));
 		/* Said once per shortage, not once a second. */
 		if (rc && rc != -ENOENT && rc != -ESRCH &&
 		    !(fd_limit_hit(rc) && w->pending[i].out_of_fds))
 			fprintf(stderr, "zmqscope: %s\n", err);
 		w->pending[i].out_of_fds = fd_limit_hit(rc);
 		if (rc == 0 && w->ob->opts->verbose)
-			fprintf(stderr, "zmqscope: attached to pid %d\n", (int)pid);
+			fprintf(stderr, "zmqscope: attached to pid %d, %.1f ms after it loaded libzmq\n",
+				(int)pid, (monotonic_seconds() - t0) * 1e3);
 		if (rc != -ENOENT && !fd_limit_hit(rc))
 			forget_pending(w, i--);
 	}

@@ -158,7 +158,9 @@ def test_exited_target_kept_until_ttl_then_dropped():
             zs.metrics()), timeout=3, what="target_up 0")
         check_eq(m.value("lmcache:cache_controller_pull_socket_message_count", pid=ctl.pid),
                  sent["push_frames"], "last values kept while down")
-        check(not zmqscope_links(), "an exited target's probes are detached")
+        # Links are destroyed off the observer's lock, a few tenths of a second each.
+        wait_for(lambda: not zmqscope_links(), timeout=20,
+                 what="an exited target's probes to be detached")
         wait_for(lambda: not zs.metrics().select("zmqscope_target_up", pid=ctl.pid),
                  timeout=6, what="series dropped after the TTL")
         check(zs.process.alive(), "zmqscope keeps running")

@@ -295,25 +295,25 @@ static void test_heartbeat_socket_left_out_of_reply_pending(void **state)
 	assert_false(metrics_socket_is_heartbeat(&fx.snap, &fx.cfg, &fx.sockets[0]));
 }
 
-static void test_state_complete_needs_sockets_created_after_attach(void **state)
+static void test_state_complete_needs_pristine_sockets(void **state)
 {
 	struct metrics_target *a = &fx.targets[0];
 
 	(void)state;
 	a->has_state = true;
 	a->state.complete = true;
-	/* A's sockets were found, not seen created: what came before is unknown. */
+	/* A's sockets were found already in use: what came before is unknown. */
 	assert_false(lmcache_state_complete(&fx.snap, a));
 	for (size_t i = 0; i < 6; i++)
-		fx.sockets[i].s.type_source = ZS_TYPESRC_CREATED;
+		fx.sockets[i].s.pristine = 1;
 	assert_true(lmcache_state_complete(&fx.snap, a));
 	/* Only pull and reply sockets matter: the internal and PUSH ones do not. */
-	fx.sockets[3].s.type_source = ZS_TYPESRC_LAYOUT;
-	fx.sockets[4].s.type_source = ZS_TYPESRC_NONE;
+	fx.sockets[3].s.pristine = 0;
+	fx.sockets[4].s.pristine = 0;
 	assert_true(lmcache_state_complete(&fx.snap, a));
-	fx.sockets[5].s.type_source = ZS_TYPESRC_SOCKOPT;
+	fx.sockets[5].s.pristine = 0;
 	assert_false(lmcache_state_complete(&fx.snap, a));
-	fx.sockets[5].s.type_source = ZS_TYPESRC_CREATED;
+	fx.sockets[5].s.pristine = 1;
 	/* The model's own word: a lost copy. */
 	a->state.complete = false;
 	assert_false(lmcache_state_complete(&fx.snap, a));
@@ -862,7 +862,7 @@ int main(void)
 		cmocka_unit_test_setup(test_gauges_sum_frames_over_open_pull_spans, setup),
 		cmocka_unit_test_setup(test_gauges_without_sockets, setup),
 		cmocka_unit_test_setup(test_heartbeat_socket_left_out_of_reply_pending, setup),
-		cmocka_unit_test_setup(test_state_complete_needs_sockets_created_after_attach, setup),
+		cmocka_unit_test_setup(test_state_complete_needs_pristine_sockets, setup),
 		cmocka_unit_test_setup(test_state_gauges_rendered_with_lmcache_labels, setup),
 		cmocka_unit_test_setup(test_render_lmcache_gauges, setup),
 		cmocka_unit_test_setup(test_render_down_target_keeps_last_values, setup),

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Destroys uprobe links on a thread of its own.  The kernel takes 0.1-0.3 s
+ * to unregister each uprobe, twenty to a process: done inline, a process
+ * exiting would hold the observer's lock for seconds, so scrapes would wait
+ * and a process started meanwhile would be attached late.
+ */
+#ifndef ZS_LINK_REAPER_H
+#define ZS_LINK_REAPER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct bpf_link;
+
+struct reaper_item {
+	struct bpf_link *link; /* destroyed with bpf_link__destroy ... */
+	int fd;		       /* ... or a link fd of our own, closed; -1 */
+	double due;	       /* CLOCK_MONOTONIC seconds: not before */
+};
+
+struct link_reaper {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started;
+	bool stopping;
+	struct reaper_item *items;
+	size_t n, cap;
+};
+
+void link_reaper_init(struct link_reaper *r);
+/*
+ * Hands a link over, to be destroyed `delay` seconds from now.  Links of a
+ * process that exited wait a little: unregistering a uprobe holds the lock
+ * the kernel needs to register the same probe for another process, and a
+ * controller that restarts must be attached before its first socket.
+ * Destroyed inline if the thread cannot be had.
+ */
+void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, double delay);
+/* Destroys what is left, due or not, then ends the thread. */
+void link_reaper_stop(struct link_reaper *r);
+
+#endif

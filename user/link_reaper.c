@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: MIT
+#include "link_reaper.h"
+
+#include <bpf/libbpf.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_seconds(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The index of the item due first, or -1. */
+static long first_due(const struct link_reaper *r)
+{
+	long best = -1;
+
+	for (size_t i = 0; i < r->n; i++)
+		if (best < 0 || r->items[i].due < r->items[best].due)
+			best = (long)i;
+	return best;
+}
+
+static void destroy(const struct reaper_item *it)
+{
+	bpf_link__destroy(it->link);
+	if (it->fd >= 0)
+		close(it->fd);
+}
+
+static void *reaper_main(void *arg)
+{
+	struct link_reaper *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	for (;;) {
+		long i = first_due(r);
+		struct reaper_item it;
+
+		if (i < 0 && r->stopping)
+			break;
+		if (i < 0) {
+			pthread_cond_wait(&r->wake, &r->lock);
+			continue;
+		}
+		if (!r->stopping && r->items[i].due > now_seconds()) {
+			double due = r->items[i].due;
+			struct timespec ts = { .tv_sec = (time_t)due,
+					       .tv_nsec = (long)((due - (double)(time_t)due) * 1e9) };
+
+			pthread_cond_timedwait(&r->wake, &r->lock, &ts);
+			continue;
+		}
+		it = r->items[i];
+		r->items[i] = r->items[--r->n];
+		pthread_mutex_unlock(&r->lock);
+		destroy(&it);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+void link_reaper_init(struct link_reaper *r)
+{
+	pthread_condattr_t attr;
+
+	memset(r, 0, sizeof(*r));
+	pthread_mutex_init(&r->lock, NULL);
+	/* Due times are monotonic: so is the wait. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->wake, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
+void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, double delay)
+{
+	struct reaper_item it = { .link = link, .fd = fd, .due = now_seconds() + delay };
+
+	if (!link && fd < 0)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (!r->started && !r->stopping)
+		r->started = !pthread_create(&r->thread, NULL, reaper_main, r);
+	if (r->started && r->n == r->cap) {
+		size_t cap = r->cap ? 2 * r->cap : 64;
+		struct reaper_item *grown = realloc(r->items, cap * sizeof(*grown));
+
+		if (grown) {
+			r->items = grown;
+			r->cap = cap;
+		}
+	}
+	if (r->started && r->n < r->cap) {
+		r->items[r->n++] = it;
+		pthread_cond_broadcast(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	pthread_mutex_unlock(&r->lock);
+	destroy(&it);
+}
+
+void link_reaper_stop(struct link_reaper *r)
+{
+	pthread_mutex_lock(&r->lock);
+	r->stopping = true;
+	pthread_cond_broadcast(&r->wake);
+	pthread_mutex_unlock(&r->lock);
+	if (r->started)
+		pthread_join(r->thread, NULL);
+	r->started = false;
+	free(r->items);
+	r->items = NULL;
+	r->n = r->cap = 0;
+	pthread_cond_destroy(&r->wake);
+	pthread_mutex_destroy(&r->lock);
+}
