@@ -74,6 +74,7 @@ struct target {
 };
 
 struct zmqscope_bpf;
+struct wire_layer;
 
 struct observer {
 	struct zmqscope_bpf *skel;
@@ -85,6 +86,7 @@ struct observer {
 	struct timespec started;
 	bool pinned;   /* maps and links live under opts->pin_dir */
 	bool sessions; /* the kernel has uprobe sessions (used for zmq_getsockopt) */
+	struct wire_layer *wire; /* --layer wire; NULL otherwise */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */

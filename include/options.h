@@ -19,6 +19,8 @@
 #define ZS_DEFAULT_LISTEN "127.0.0.1:9850"
 #define ZS_DEFAULT_MAX_MSG_TYPES 64
 #define ZS_DEFAULT_TTL_SECONDS 300
+#define ZS_LAYER_APP 1u	 /* uprobes on libzmq's API */
+#define ZS_LAYER_WIRE 2u /* ZMTP from the target's socket syscalls */
 
 enum zs_command {
 	ZS_CMD_NONE,
@@ -77,6 +79,7 @@ struct zs_options {
 	bool lmcache_names;
 	bool no_sessions; /* classic uprobe+uretprobe pairs even where sessions exist */
 	bool verbose;
+	unsigned layers; /* ZS_LAYER_* bits, from --layer (default app) */
 	/* stop / status */
 	const char *instance_id;
 	bool all;
@@ -103,6 +106,7 @@ int parse_role_rule(const char *arg, struct zs_role_rule *out, char *err, size_t
 int parse_handler_spec(const char *arg, struct zs_handler_spec *out, char *err, size_t errlen);
 int parse_pid(const char *arg, pid_t *out);
 int parse_uint(const char *arg, unsigned long max, unsigned long *out);
+int parse_layers(const char *arg, unsigned *out, char *err, size_t errlen);
 
 /* Socket type names as libzmq spells them (PULL, ROUTER, ...), or "unknown". */
 const char *socket_type_name(unsigned type);

@@ -236,6 +236,33 @@ int parse_handler_spec(const char *arg, struct zs_handler_spec *out, char *err, 
 	return 0;
 }
 
+/* --layer: a comma-separated set of app and wire. */
+int parse_layers(const char *arg, unsigned *out, char *err, size_t errlen)
+{
+	unsigned layers = 0;
+	const char *p = arg;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 3 && !strncmp(p, "app", 3))
+			layers |= ZS_LAYER_APP;
+		else if (n == 4 && !strncmp(p, "wire", 4))
+			layers |= ZS_LAYER_WIRE;
+		else
+			return errmsg(err, errlen, -EINVAL,
+				      "--layer '%s': expected app, wire or app,wire", arg);
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			layers = 0;
+	}
+	if (!layers)
+		return errmsg(err, errlen, -EINVAL, "--layer '%s': expected app, wire or app,wire",
+			      arg);
+	*out = layers;
+	return 0;
+}
+
 /* ---- argp ------------------------------------------------------------- */
 
 enum {
@@ -250,6 +277,7 @@ enum {
 	OPT_ALL,
 	OPT_MAX_SOCKETS,
 	OPT_NO_SESSIONS,
+	OPT_LAYER,
 };
 
 struct parse_state {
@@ -291,6 +319,10 @@ static const struct argp_option attach_options[] = {
 	  "Probe zmq_getsockopt with a uprobe+uretprobe pair even on kernels with uprobe "
 	  "sessions (costs a return trap per call; for comparisons)",
 	  3 },
+	{ "layer", OPT_LAYER, "app|wire|app,wire", 0,
+	  "Where the numbers come from: libzmq's API (app, the default), ZMTP parsed from the "
+	  "process's socket syscalls (wire), or both",
+	  2 },
 	{ "no-lmcache-names", OPT_NO_LMCACHE, NULL, 0,
 	  "Do not export the lmcache:cache_controller_* gauges", 2 },
 	{ NULL, 0, NULL, 0, "Lifecycle:", 3 },
@@ -461,6 +493,9 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 	case OPT_NO_SESSIONS:
 		o->no_sessions = true;
 		break;
+	case OPT_LAYER:
+		err = parse_layers(arg, &o->layers, ps->err, ps->errlen);
+		break;
 	case 'v':
 		o->verbose = true;
 		break;
@@ -609,6 +644,7 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	memset(o, 0, sizeof(*o));
 	o->lmcache_names = true;
 	o->max_msg_types = ZS_DEFAULT_MAX_MSG_TYPES;
+	o->layers = ZS_LAYER_APP;
 	o->ttl_seconds = ZS_DEFAULT_TTL_SECONDS;
 	parse_listen(ZS_DEFAULT_LISTEN, &o->listen, err, errlen);
 	err[0] = '\0';
