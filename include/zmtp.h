@@ -56,6 +56,7 @@ enum zmtp_cmd {
 	ZMTP_CMD_ERROR,
 	ZMTP_CMD_PING,
 	ZMTP_CMD_PONG,
+	ZMTP_CMD_MESSAGE, /* CURVE's box around a data frame, when sent as a command */
 	ZMTP_CMD_OTHER, /* HELLO, WELCOME, SUBSCRIBE, CURVE's boxes, ... */
 };
 
@@ -211,6 +212,9 @@ static __always_inline void zmtp_command_named(struct zmtp_parser *p)
 		p->cmd = ZMTP_CMD_PING;
 	else if (n == 4 && s[0] == 'P' && s[1] == 'O' && s[2] == 'N' && s[3] == 'G')
 		p->cmd = ZMTP_CMD_PONG;
+	else if (n == 7 && s[0] == 'M' && s[1] == 'E' && s[2] == 'S' && s[3] == 'S' &&
+		 s[4] == 'A' && s[5] == 'G' && s[6] == 'E')
+		p->cmd = ZMTP_CMD_MESSAGE;
 	/* CURVE's READY and INITIATE carry their metadata in a box: unreadable. */
 	if ((p->cmd == ZMTP_CMD_READY || p->cmd == ZMTP_CMD_INITIATE) &&
 	    p->mechanism != ZMTP_MECH_CURVE)
@@ -309,7 +313,7 @@ static __always_inline __u32 zmtp_frame_done(struct zmtp_parser *p)
 	__u32 ev = 0;
 
 	p->state = ZMTP_ST_FLAGS;
-	if (p->flags & ZMTP_FLAG_COMMAND) {
+	if ((p->flags & ZMTP_FLAG_COMMAND) && p->cmd != ZMTP_CMD_MESSAGE) {
 		p->c.commands++;
 		if (p->cmd == ZMTP_CMD_PING)
 			p->c.pings++;
@@ -318,12 +322,9 @@ static __always_inline __u32 zmtp_frame_done(struct zmtp_parser *p)
 		else if (p->cmd == ZMTP_CMD_ERROR) {
 			p->c.errors++;
 			ev |= ZMTP_EV_ERROR;
-		} else if ((p->cmd == ZMTP_CMD_READY || p->cmd == ZMTP_CMD_INITIATE) &&
-			   p->mechanism != ZMTP_MECH_CURVE) {
+		} else if (p->cmd == ZMTP_CMD_READY || p->cmd == ZMTP_CMD_INITIATE) {
+			/* The client's last word is INITIATE, the server's READY. */
 			p->handshake_done = 1;
-			ev |= ZMTP_EV_HANDSHAKE;
-		} else if (p->cmd == ZMTP_CMD_READY) {
-			p->handshake_done = 1; /* CURVE: READY ends the handshake */
 			ev |= ZMTP_EV_HANDSHAKE;
 		}
 		return ev;
