@@ -23,6 +23,7 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # Modules with no BPF, root or process work: the unit tests link these.
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
 	strbuf json_writer metrics process_selector proc_files errmsg
+PURE_MODULES += wire_metrics
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -85,6 +86,18 @@ fuzz: $(BUILD)/fuzz/fuzz_msgtype
 
 fuzz-short:
 	$(MAKE) fuzz FUZZ_SECONDS=15
+
+# The ZMTP stream parser (include/zmtp.h): whole, byte-by-byte and cut feeds must agree.
+.PHONY: fuzz-zmtp
+$(BUILD)/fuzz/fuzz_zmtp: tests/fuzz/fuzz_zmtp.c include/zmtp.h include/msgtype.h \
+		include/zmqscope.h | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $< -o $@
+
+fuzz-zmtp: $(BUILD)/fuzz/fuzz_zmtp
+	mkdir -p $(BUILD)/fuzz/corpus_zmtp
+	cp tests/fuzz/corpus_zmtp/* $(BUILD)/fuzz/corpus_zmtp/
+	$(BUILD)/fuzz/fuzz_zmtp -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/zmtp- $(BUILD)/fuzz/corpus_zmtp
 
 integration: all fixtures
 	/usr/bin/python3 tests/integration/run.py --build $(BUILD)
