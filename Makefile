@@ -124,6 +124,16 @@ bench-churn: deps
 	$(MAKE) all fixtures
 	./scripts/bench.sh $(BUILD) --churn $(CHURN_SECONDS)
 
+# Not part of `bench`: the wire layer's rows alone (bench/results/wire.md).
+.PHONY: bench-wire
+bench-wire: deps
+	$(MAKE) all fixtures $(BUILD)/bench/syscall_loop
+	/usr/bin/python3 bench/wire_bench.py --build $(BUILD)
+
+$(BUILD)/bench/syscall_loop: bench/syscall_loop.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
 $(BUILD)/bench/probe_cost: bench/probe_cost.c
 	@mkdir -p $(@D)
 	$(CC) $(FIXTURE_CFLAGS) -o $@ $< $(FIXTURE_LDFLAGS) -lzmq
