@@ -127,8 +127,17 @@ bench-churn: deps
 # Not part of `bench`: the wire layer's rows alone (bench/results/wire.md).
 .PHONY: bench-wire
 bench-wire: deps
-	$(MAKE) all fixtures $(BUILD)/bench/syscall_loop
+	$(MAKE) all fixtures $(BUILD)/bench/syscall_loop $(BUILD)/bench/tp_floor \
+		$(BUILD)/bench/tp_floor.bpf.o
 	/usr/bin/python3 bench/wire_bench.py --build $(BUILD)
+
+$(BUILD)/bench/tp_floor: bench/tp_floor.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lbpf -lelf -lz
+
+$(BUILD)/bench/tp_floor.bpf.o: bench/tp_floor.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 $(BUILD)/bench/syscall_loop: bench/syscall_loop.c
 	@mkdir -p $(@D)

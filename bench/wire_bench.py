@@ -49,6 +49,8 @@ def parse_args():
     p.add_argument("--requests", type=int, default=5000)
     p.add_argument("--syscalls", type=int, default=1000000, help="read+write pairs per loop run")
     p.add_argument("--syscall-runs", type=int, default=7)
+    p.add_argument("--only-syscalls", action="store_true",
+                   help="part 2 alone, printed, not written to --out (for development)")
     return p.parse_args()
 
 
@@ -132,39 +134,81 @@ def syscall_loop(binary, n):
     return float(out.split()[1])
 
 
+@contextlib.contextmanager
+def tp_floor(build):
+    """Empty tp_btf programs on sys_enter/sys_exit (bench/tp_floor.c), while in the block."""
+    proc = subprocess.Popen([os.path.join(build, "bench", "tp_floor"),
+                             os.path.join(build, "bench", "tp_floor.bpf.o")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        B.read_ready(proc, "READY", 30, "tp_floor")
+        yield proc
+    finally:
+        proc.stdin.close()
+        B.stop_process(proc)
+
+
 def part_syscalls(args, libdir):
+    """Alternating runs: no tracepoint, empty programs (the floor), the wire layer."""
     binary = os.path.join(args.build, "bench", "syscall_loop")
+    runs = {"off": [], "floor": [], "wire": []}
+    stats = {}
     with contextlib.ExitStack() as stack:
         ctl = B.Controller("bare", env=B.env_with_lib(libdir))
         stack.callback(ctl.close)
         syscall_loop(binary, args.syscalls // 10)  # warm
-        off, on = [], []
-        stats = None
         for i in range(args.syscall_runs):
-            off.append(syscall_loop(binary, args.syscalls))
-            before = {p["id"] for p in B.bpf_programs()}
-            zs = B.H.Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"])
-            try:
-                ids = set(B.new_programs(before, prefixes=("wire_",)))
-                if i == 0:
-                    with B.sysctl("kernel.bpf_stats_enabled", 1):
-                        s0 = B.program_stats(ids)
-                        on.append(syscall_loop(binary, args.syscalls))
-                        stats = B.stats_delta(s0, B.program_stats(ids))
-                else:
-                    on.append(syscall_loop(binary, args.syscalls))
-            finally:
-                zs.close()
-        off.append(syscall_loop(binary, args.syscalls))
+            for cond in ("off", "floor", "wire"):
+                before = {p["id"] for p in B.bpf_programs()}
+                with contextlib.ExitStack() as inner:
+                    if cond == "floor":
+                        inner.enter_context(tp_floor(args.build))
+                    elif cond == "wire":
+                        zs = B.H.Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"])
+                        inner.callback(zs.close)
+                    if i == 0 and cond != "off":
+                        ids = set(B.new_programs(before, prefixes=("wire_", "empty_")))
+                        with B.sysctl("kernel.bpf_stats_enabled", 1):
+                            s0 = B.program_stats(ids)
+                            runs[cond].append(syscall_loop(binary, args.syscalls))
+                            stats.update(B.stats_delta(s0, B.program_stats(ids)))
+                    else:
+                        runs[cond].append(syscall_loop(binary, args.syscalls))
     per_prog = {name: {"runs": cnt, "ns_per_run": ns / cnt if cnt else None}
-                for name, (cnt, ns) in (stats or {}).items()}
-    return {"off_ns": off, "on_ns": on, "off_median": median(off), "on_median": median(on),
-            "added_ns": median(on) - median(off), "programs": per_prog,
-            "stats_run_ns": on[0] if on else None}
+                for name, (cnt, ns) in stats.items()}
+    med = {c: median(v) for c, v in runs.items()}
+    return {"runs": runs, "median": med, "floor_added_ns": med["floor"] - med["off"],
+            "wire_added_ns": med["wire"] - med["off"],
+            "wire_over_floor_ns": med["wire"] - med["floor"], "programs": per_prog}
+
+
+def part_program_cost(args, libdir):
+    """The wire programs' run time per message on the target (kernel.bpf_stats_enabled)."""
+    out = {}
+    with contextlib.ExitStack() as stack:
+        ctl = B.Controller("bare", env=B.env_with_lib(libdir))
+        stack.callback(ctl.close)
+        before = {p["id"] for p in B.bpf_programs()}
+        zs = B.H.Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"])
+        stack.callback(zs.close)
+        ids = set(B.new_programs(before, prefixes=("wire_",)))
+        run_bench.run_load(ctl, "pushes", 500, seed=1)
+        run_bench.run_load(ctl, "requests", 200, seed=2)
+        with B.sysctl("kernel.bpf_stats_enabled", 1):
+            for wl in WORKLOADS:
+                n = args.pushes if wl == "pushes" else args.requests
+                s0 = B.program_stats(ids)
+                run_bench.measure_workload(ctl, None, wl, n, seed=3)
+                d = B.stats_delta(s0, B.program_stats(ids))
+                out[wl] = {"messages": n,
+                           "runs_per_msg": sum(c for c, _ in d.values()) / n,
+                           "ns_per_msg": sum(t for _, t in d.values()) / n}
+    return out
 
 
 def report(res):
     t, sc = res["throughput"], res["syscalls"]
+    res["config"]["syscall_runs"] = len(sc["runs"]["off"])
     lines = [f"# zmqscope wire layer: benchmark rows ({res['date']})", "",
              f"{res['host']}. `make bench-wire` (bench/wire_bench.py), {t['config']['rounds']} "
              f"measured rounds after a warm-up, conditions interleaved in each round; "
@@ -186,15 +230,26 @@ def report(res):
               f"pairs, {res['config']['syscall_runs']} runs each way, alternating; the wire "
               "layer attached to a controller in the other process.", "",
               md_table(["condition", "ns per syscall (median)", "runs"],
-                       [["no tracepoint", fmt(sc["off_median"], 1),
-                         ", ".join(fmt(x, 1) for x in sc["off_ns"])],
-                        ["`--layer wire` attached", fmt(sc["on_median"], 1),
-                         ", ".join(fmt(x, 1) for x in sc["on_ns"])]]), "",
-              f"Added per syscall: **{fmt(sc['added_ns'], 1)} ns** (the median difference). "
-              "From kernel.bpf_stats_enabled during one run (stats themselves add a little):", "",
+                       [[name, fmt(sc["median"][c], 1), ", ".join(fmt(x, 1) for x in sc["runs"][c])]
+                        for c, name in (("off", "no tracepoint"),
+                                        ("floor", "empty tp_btf programs (floor)"),
+                                        ("wire", "`--layer wire` attached"))]), "",
+              f"Added per syscall by the wire layer: **{fmt(sc['wire_added_ns'], 1)} ns**; "
+              f"by empty programs on the same tracepoints: {fmt(sc['floor_added_ns'], 1)} ns, "
+              f"so the wire layer's own filtering adds {fmt(sc['wire_over_floor_ns'], 1)} ns "
+              "(medians; the run times per program, from kernel.bpf_stats_enabled during one "
+              "run, include the stats' own clock reads):", "",
               md_table(["program", "invocations", "ns per invocation"],
                        [[n, fmt(p["runs"]), fmt(p["ns_per_run"], 1)]
                         for n, p in sorted(sc["programs"].items())]), ""]
+    pc = res["program_cost"]
+    lines += ["## The wire programs' own time on the target", "",
+              "kernel.bpf_stats_enabled during one more run of each workload (its clock reads "
+              "included): every syscall of the controller runs both programs; the parsing is "
+              "in the read and write syscalls of libzmq's I/O thread.", "",
+              md_table(["workload", "program runs per message", "program ns per message"],
+                       [[run_bench.WORKLOAD_TEXT[wl], fmt(pc[wl]["runs_per_msg"], 1),
+                         fmt(pc[wl]["ns_per_msg"])] for wl in WORKLOADS]), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -209,10 +264,14 @@ def main():
            "host": f"{platform.node()}, kernel {platform.release()}, {os.cpu_count()} CPUs",
            "config": vars(args)}
     with B.private_libzmq() as libdir:
+        if args.only_syscalls:
+            print(json.dumps(part_syscalls(args, libdir), indent=1))
+            return 0
         res["throughput"] = part_throughput(args, libdir)
         res["throughput"]["config"] = {"rounds": args.rounds, "pushes": args.pushes,
                                        "requests": args.requests}
         res["syscalls"] = part_syscalls(args, libdir)
+        res["program_cost"] = part_program_cost(args, libdir)
     md = report(res)
     os.makedirs(args.out, exist_ok=True)
     B.write_atomic(os.path.join(args.out, "wire.json"), json.dumps(res, indent=1) + "\n")

@@ -64,12 +64,24 @@ char LICENSE[] SEC("license") = "GPL";
 #error "syscall numbers for this architecture are missing"
 #endif
 
+/*
+ * One bit per possible tgid (PID_MAX_LIMIT is 2^22 on 64-bit), set by the
+ * loader: every syscall on the host asks, so the answer is one load, not a
+ * hash lookup.  `wire_targets` holds what the targets need beyond that.
+ */
+__u64 wire_target_bits[ZS_WIRE_TGID_WORDS] SEC(".bss");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ZS_WIRE_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, __u32); /* connections opened so far */
 } wire_targets SEC(".maps");
+
+static __always_inline bool is_target(__u32 tgid)
+{
+	return (wire_target_bits[(tgid >> 6) & (ZS_WIRE_TGID_WORDS - 1)] >> (tgid & 63)) & 1;
+}
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -513,7 +525,7 @@ static __always_inline int on_enter(struct pt_regs *regs, long id)
 	struct zs_wire_call call = {};
 	struct wire_scratch *s;
 
-	if (!bpf_map_lookup_elem(&wire_targets, &tgid))
+	if (!is_target(tgid))
 		return 0;
 	if (id == NR_CLOSE || id == NR_SHUTDOWN) {
 		struct zs_wire_conn_key key = { .tgid = tgid,
@@ -576,7 +588,7 @@ static __always_inline int on_exit(long ret)
 	__u32 dir;
 	__u16 op;
 
-	if (!bpf_map_lookup_elem(&wire_targets, &tgid))
+	if (!is_target(tgid))
 		return 0;
 	call = bpf_map_lookup_elem(&wire_calls, &pid_tgid);
 	if (!call)

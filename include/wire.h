@@ -13,6 +13,7 @@
 
 #define ZS_WIRE_PATH_LEN 64
 #define ZS_WIRE_MAX_TARGETS ZS_MAX_TARGETS
+#define ZS_WIRE_TGID_WORDS ((1u << 22) / 64) /* a bit for every tgid up to PID_MAX_LIMIT */
 #define ZS_WIRE_MAX_CALLS 16384
 #define ZS_WIRE_MAX_CONNS 16384
 #define ZS_WIRE_MAX_EPS 4096

@@ -109,10 +109,15 @@ int wire_layer_attach(struct wire_layer *wl, pid_t pid, char *err, size_t errlen
 	if (!wl)
 		return 0;
 	wire_layer_forget(wl, pid); /* an earlier process with this pid */
+	if (tgid >= ZS_WIRE_TGID_WORDS * 64)
+		return errmsg(err, errlen, -ERANGE, "process %d: pid above PID_MAX_LIMIT", (int)pid);
 	if (bpf_map_update_elem(bpf_map__fd(wl->skel->maps.wire_targets), &tgid, &opened,
 				BPF_ANY))
 		return errmsg(err, errlen, -errno, "cannot register process %d for the wire layer: %s",
 			      (int)pid, strerror(errno));
+	/* The programs look at the bit; the map entry is there before it. */
+	__atomic_fetch_or(&wl->skel->bss->wire_target_bits[tgid / 64], 1ULL << (tgid % 64),
+			  __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -120,8 +125,11 @@ void wire_layer_detach(struct wire_layer *wl, pid_t pid)
 {
 	uint32_t tgid = (uint32_t)pid;
 
-	if (wl)
-		bpf_map_delete_elem(bpf_map__fd(wl->skel->maps.wire_targets), &tgid);
+	if (!wl || tgid >= ZS_WIRE_TGID_WORDS * 64)
+		return;
+	__atomic_fetch_and(&wl->skel->bss->wire_target_bits[tgid / 64], ~(1ULL << (tgid % 64)),
+			   __ATOMIC_SEQ_CST);
+	bpf_map_delete_elem(bpf_map__fd(wl->skel->maps.wire_targets), &tgid);
 }
 
 /* Every key of the map, and its value, into arrays; the count. */
