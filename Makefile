@@ -30,6 +30,7 @@ PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table
 PURE_MODULES += web_config
 # Parsers that sit beside /proc or netlink reads; their unit tests need no root.
 PURE_MODULES += libzmq_discovery proc_events
+PURE_MODULES += wire_metrics
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -109,6 +110,18 @@ fuzz-lmcache: $(BUILD)/fuzz/fuzz_lmcache_model
 	$(BUILD)/fuzz/fuzz_lmcache_model -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 		-artifact_prefix=$(BUILD)/fuzz/ $(BUILD)/fuzz/corpus_lmcache
 
+# The ZMTP stream parser (include/zmtp.h): whole, byte-by-byte and cut feeds must agree.
+.PHONY: fuzz-zmtp
+$(BUILD)/fuzz/fuzz_zmtp: tests/fuzz/fuzz_zmtp.c include/zmtp.h include/msgtype.h \
+		include/zmqscope.h | $(BUILD)/fuzz
+	$(CLANG) $(FUZZ_CFLAGS) $< -o $@
+
+fuzz-zmtp: $(BUILD)/fuzz/fuzz_zmtp
+	mkdir -p $(BUILD)/fuzz/corpus_zmtp
+	cp tests/fuzz/corpus_zmtp/* $(BUILD)/fuzz/corpus_zmtp/
+	$(BUILD)/fuzz/fuzz_zmtp -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		-artifact_prefix=$(BUILD)/fuzz/zmtp- $(BUILD)/fuzz/corpus_zmtp
+
 integration: all fixtures
 	/usr/bin/python3 tests/integration/run.py --build $(BUILD)
 
@@ -168,6 +181,24 @@ $(BUILD)/bench/lmcache_model_bench: bench/lmcache_model_bench.c $(BUILD)/user/kv
 		$(BUILD)/user/lmcache_messages.o $(BUILD)/user/lmcache_model.o
 	@mkdir -p $(@D)
 	$(CC) $(ZS_CFLAGS) $^ -o $@ -lmsgpackc
+# Not part of `bench`: the wire layer's rows alone (bench/results/wire.md).
+.PHONY: bench-wire
+bench-wire: deps
+	$(MAKE) all fixtures $(BUILD)/bench/syscall_loop $(BUILD)/bench/tp_floor \
+		$(BUILD)/bench/tp_floor.bpf.o
+	/usr/bin/python3 bench/wire_bench.py --build $(BUILD)
+
+$(BUILD)/bench/tp_floor: bench/tp_floor.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lbpf -lelf -lz
+
+$(BUILD)/bench/tp_floor.bpf.o: bench/tp_floor.bpf.c $(BUILD)/vmlinux.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bench/syscall_loop: bench/syscall_loop.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
 
 $(BUILD)/bench/probe_cost: bench/probe_cost.c
 	@mkdir -p $(@D)

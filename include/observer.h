@@ -87,6 +87,7 @@ struct ring_buffer;
 struct lmc_model;
 
 #define ZS_TAP_ORPHANS 16
+struct wire_layer;
 
 struct observer {
 	struct zmqscope_bpf *skel;
@@ -106,6 +107,7 @@ struct observer {
 	uint32_t tap_orphans[ZS_TAP_ORPHANS]; /* processes whose copies came before their target */
 	size_t tap_norphans;
 	uint64_t targets_update_failures; /* processes the targets map refused (atomic) */
+	struct wire_layer *wire; /* --layer wire; NULL otherwise */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */

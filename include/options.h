@@ -21,6 +21,8 @@
 #define ZS_DEFAULT_TTL_SECONDS 300
 #define ZS_DEFAULT_MAX_KV_KEYS 10000000UL
 #define ZS_DEFAULT_TAP_RING_KB 4096
+#define ZS_LAYER_APP 1u	 /* uprobes on libzmq's API */
+#define ZS_LAYER_WIRE 2u /* ZMTP from the target's socket syscalls */
 
 enum zs_command {
 	ZS_CMD_NONE,
@@ -85,6 +87,7 @@ struct zs_options {
 	unsigned long max_kv_keys;
 	unsigned tap_ring_kb;
 	bool verbose;
+	unsigned layers; /* ZS_LAYER_* bits, from --layer (default app) */
 	/* stop / status */
 	const char *instance_id;
 	bool all;
@@ -113,6 +116,7 @@ int parse_role_rule(const char *arg, struct zs_role_rule *out, char *err, size_t
 int parse_handler_spec(const char *arg, struct zs_handler_spec *out, char *err, size_t errlen);
 int parse_pid(const char *arg, pid_t *out);
 int parse_uint(const char *arg, unsigned long max, unsigned long *out);
+int parse_layers(const char *arg, unsigned *out, char *err, size_t errlen);
 
 /* Socket type names as libzmq spells them (PULL, ROUTER, ...), or "unknown". */
 const char *socket_type_name(unsigned type);

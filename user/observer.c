@@ -24,6 +24,7 @@
 #include "proc_files.h"
 #include "metrics.h"
 #include "observer_tap.h"
+#include "wire_layer.h"
 #include "zmqscope.skel.h"
 #include "socket_refine.h"
 
@@ -260,8 +261,11 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 		return rc;
 	}
 	rc = fill_role_maps(ob);
-	if (rc) {
+	if (rc)
 		errmsg(err, errlen, rc, "cannot configure the role maps: %s", strerror(-rc));
+	else if (opts->layers & ZS_LAYER_WIRE)
+		rc = wire_layer_open(&ob->wire, opts->verbose, err, errlen);
+	if (rc) {
 		zmqscope_bpf__destroy(ob->skel);
 		ob->skel = NULL;
 		return rc;
@@ -515,6 +519,7 @@ static void detach_target(struct observer *ob, struct target *t, double delay)
 			detach_link(ob, &t->objs[i].probes[p], delay);
 	for (size_t i = 0; i < t->nhandlers; i++)
 		detach_link(ob, &t->handlers[i], delay);
+	wire_layer_detach(ob->wire, t->pid);
 	if (ob->pinned) {
 		char dir[PATH_MAX];
 
@@ -531,6 +536,7 @@ static void target_free(struct observer *ob, struct target *t)
 	observer_tap_target_free(t);
 	if (ob->skel)
 		forget_process_maps(ob, (uint32_t)t->pid);
+	wire_layer_forget(ob->wire, t->pid);
 	free(t);
 }
 
@@ -660,6 +666,7 @@ static void calibrate_object(const struct observer *ob, pid_t pid, struct attach
 static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, size_t errlen)
 {
 	struct zmq_object objs[ZS_MAX_OBJECTS];
+	bool app = ob->opts->layers & ZS_LAYER_APP;
 	struct target *t;
 	size_t attached = 0;
 	int n, rc;
@@ -705,9 +712,9 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 		return errmsg(err, errlen, rc, "cannot register process %d in the BPF map: %s", (int)pid,
 			    strerror(-rc));
 	}
-	for (size_t i = 0; i < t->nobjs; i++)
+	for (size_t i = 0; app && i < t->nobjs; i++)
 		attached += attach_object(ob, t, i);
-	if (!attached) {
+	if (app && !attached) {
 		rc = t->objs[0].nprobes ? t->objs[0].probes[0].error : -ENOENT;
 		if (kill(pid, 0) && errno == ESRCH)
 			describe_discovery_error(-ESRCH, pid, err, errlen);
@@ -722,7 +729,9 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 		target_free(ob, t);
 		return rc ? rc : -EIO;
 	}
-	rc = attach_handlers(ob, t, err, errlen);
+	rc = app ? attach_handlers(ob, t, err, errlen) : 0;
+	if (!rc)
+		rc = wire_layer_attach(ob->wire, pid, err, errlen);
 	if (rc) {
 		target_free(ob, t);
 		return rc;
@@ -814,7 +823,7 @@ void observer_rescan_libraries(struct observer *ob)
 
 		long vmlib;
 
-		if (!t->up || t->nobjs == ZS_MAX_OBJECTS)
+		if (!t->up || t->nobjs == ZS_MAX_OBJECTS || !(ob->opts->layers & ZS_LAYER_APP))
 			continue;
 		/* Parsing every mapped ELF each tick would be the idle CPU: only on change. */
 		vmlib = process_vmlib_kb(t->pid);
@@ -888,6 +897,8 @@ void observer_close(struct observer *ob)
 	/* `stop` reports the probes gone only once they are. */
 	link_reaper_stop(&ob->reaper);
 	observer_tap_close(ob);
+	wire_layer_close(ob->wire);
+	ob->wire = NULL;
 	zmqscope_bpf__destroy(ob->skel);
 	ob->skel = NULL;
 	pthread_mutex_destroy(&ob->lock);

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "observer_tap.h"
 #include "observer.h"
+#include "wire_layer.h"
 #include "zmqscope.skel.h"
 
 struct snapshot {
@@ -421,6 +422,30 @@ static void metrics_config_init(struct observer *ob, struct metrics_config *cfg,
 	};
 }
 
+/* Caller holds ob->lock. */
+static void render_wire(struct observer *ob, const struct snapshot *app,
+			const struct metrics_config *cfg, struct strbuf *out)
+{
+	struct wire_snapshot ws;
+	uint32_t *pids;
+
+	if (!ob->wire || wire_layer_snapshot(ob->wire, &ws))
+		return;
+	pids = calloc(ob->ntargets + 1, sizeof(*pids));
+	for (size_t t = 0; pids && t < ob->ntargets; t++)
+		pids[t] = (uint32_t)ob->targets[t]->pid;
+	ws.pids = pids;
+	ws.npids = pids ? ob->ntargets : 0;
+	ws.app_layer = ob->opts->layers & ZS_LAYER_APP;
+	ws.app_sockets = app->sockets;
+	ws.napp_sockets = app->nsockets;
+	ws.roles = ob->opts->roles;
+	ws.nroles = ob->opts->nroles;
+	wire_metrics_render(&ws, cfg, out);
+	free(pids);
+	wire_snapshot_free(&ws);
+}
+
 void observer_render_metrics(struct observer *ob, struct strbuf *out)
 {
 	struct expo_label labels[ZS_MAX_LABELS];
@@ -449,7 +474,11 @@ void observer_render_metrics(struct observer *ob, struct strbuf *out)
 			.hists = s.hists,
 			.nhists = s.nhists,
 		};
+		/* Without the app layer, LMCache's gauges come from the wire. */
+		cfg.lmcache_names = ob->opts->lmcache_names && (ob->opts->layers & ZS_LAYER_APP);
 		metrics_render(&ms, &cfg, out);
+		cfg.lmcache_names = ob->opts->lmcache_names;
+		render_wire(ob, &s, &cfg, out);
 		snapshot_free(&s);
 	}
 	pthread_mutex_unlock(&ob->lock);
@@ -488,6 +517,14 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 		json_string(&w, ob->opts->pin_dir);
 	else
 		json_null(&w);
+	json_key(&w, "layers");
+	json_array_begin(&w);
+	if (ob->opts->layers & ZS_LAYER_APP)
+		json_string(&w, "app");
+	if (ob->wire)
+		json_string(&w, "wire");
+	json_array_end(&w);
+	json_kv_string(&w, "wire_mechanism", wire_layer_mechanism(ob->wire));
 	json_key(&w, "targets");
 	json_array_begin(&w);
 	for (size_t t = 0; t < ob->ntargets; t++) {
@@ -606,6 +643,10 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 			      ob->opts->pin_dir);
 	else
 		strbuf_puts(out, "  not pinned: probes and counters end with this process\n");
+	strbuf_printf(out, "  layers: %s%s%s; wire layer: %s\n",
+		      ob->opts->layers & ZS_LAYER_APP ? "app" : "",
+		      (ob->opts->layers & ZS_LAYER_APP) && ob->wire ? "," : "",
+		      ob->wire ? "wire" : "", wire_layer_mechanism(ob->wire));
 	for (size_t t = 0; t < ob->ntargets; t++) {
 		const struct target *tg = ob->targets[t];
 

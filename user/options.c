@@ -243,6 +243,33 @@ int parse_handler_spec(const char *arg, struct zs_handler_spec *out, char *err, 
 	return 0;
 }
 
+/* --layer: a comma-separated set of app and wire. */
+int parse_layers(const char *arg, unsigned *out, char *err, size_t errlen)
+{
+	unsigned layers = 0;
+	const char *p = arg;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 3 && !strncmp(p, "app", 3))
+			layers |= ZS_LAYER_APP;
+		else if (n == 4 && !strncmp(p, "wire", 4))
+			layers |= ZS_LAYER_WIRE;
+		else
+			return errmsg(err, errlen, -EINVAL,
+				      "--layer '%s': expected app, wire or app,wire", arg);
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			layers = 0;
+	}
+	if (!layers)
+		return errmsg(err, errlen, -EINVAL, "--layer '%s': expected app, wire or app,wire",
+			      arg);
+	*out = layers;
+	return 0;
+}
+
 /* ---- argp ------------------------------------------------------------- */
 
 enum {
@@ -262,6 +289,7 @@ enum {
 	OPT_NO_LMCACHE_STATE,
 	OPT_INTERVAL,
 	OPT_WEB_CONFIG,
+	OPT_LAYER,
 };
 
 struct parse_state {
@@ -307,6 +335,10 @@ static const struct argp_option attach_options[] = {
 	  "Probe zmq_getsockopt with a uprobe+uretprobe pair even on kernels with uprobe "
 	  "sessions (costs a return trap per call; for comparisons)",
 	  3 },
+	{ "layer", OPT_LAYER, "app|wire|app,wire", 0,
+	  "Where the numbers come from: libzmq's API (app, the default), ZMTP parsed from the "
+	  "process's socket syscalls (wire), or both",
+	  2 },
 	{ "no-lmcache-names", OPT_NO_LMCACHE, NULL, 0,
 	  "Do not export the lmcache:cache_controller_* gauges", 2 },
 	{ "no-lmcache-state", OPT_NO_LMCACHE_STATE, NULL, 0,
@@ -509,6 +541,9 @@ static error_t parse_attach_key(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_WEB_CONFIG:
 		o->web_config_file = arg;
+		break;
+	case OPT_LAYER:
+		err = parse_layers(arg, &o->layers, ps->err, ps->errlen);
 		break;
 	case 'v':
 		o->verbose = true;
@@ -737,6 +772,7 @@ int options_parse(int argc, char **argv, struct zs_options *o, char *err, size_t
 	memset(o, 0, sizeof(*o));
 	o->lmcache_names = true;
 	o->max_msg_types = ZS_DEFAULT_MAX_MSG_TYPES;
+	o->layers = ZS_LAYER_APP;
 	o->ttl_seconds = ZS_DEFAULT_TTL_SECONDS;
 	o->max_kv_keys = ZS_DEFAULT_MAX_KV_KEYS;
 	o->tap_ring_kb = ZS_DEFAULT_TAP_RING_KB;
