@@ -17,7 +17,7 @@ import traceback
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-MODULES = ["test_core", "test_bad_input", "test_types", "test_lifecycle"]
+MODULES = ["test_core", "test_bad_input", "test_types", "test_lifecycle", "test_loops"]
 
 
 def main():
