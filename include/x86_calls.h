@@ -27,6 +27,12 @@ size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_
 			size_t max);
 
 /*
+ * The target of the first `jmp rel32` in `code`: where a thin wrapper such
+ * as zmq_proxy tail-jumps to the function that does the work.  0 if none.
+ */
+uint64_t x86_first_jump(const uint8_t *code, size_t len, uint64_t vaddr);
+
+/*
  * Picks socket_base_t::send and ::recv from the calls of zmq_msg_send and
  * zmq_msg_recv (PLT targets and `skip`, e.g. zmq_msg_size, already left
  * out).  Targets both make (the check-tag helper, __errno_location) are

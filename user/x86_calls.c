@@ -176,6 +176,26 @@ size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_
 	return found;
 }
 
+uint64_t x86_first_jump(const uint8_t *code, size_t len, uint64_t vaddr)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		size_t n = x86_insn_length(code + off, len - off);
+
+		if (!n)
+			return 0;
+		if (n == 5 && code[off] == 0xe9) {
+			int32_t rel;
+
+			memcpy(&rel, code + off + 1, sizeof(rel));
+			return vaddr + off + 5 + (uint64_t)(int64_t)rel;
+		}
+		off += n;
+	}
+	return 0;
+}
+
 static bool contains(const uint64_t *v, size_t n, uint64_t x)
 {
 	for (size_t i = 0; i < n; i++)

@@ -142,6 +142,21 @@ static void test_pick_needs_distinct_calls(void **state)
 	assert_int_equal(recv, 0x3000);
 }
 
+static void test_proxy_wrappers_tail_jump(void **state)
+{
+	/* Debian's zmq_device (0x83030) and zmq_proxy_steerable (0x83000). */
+	static const uint8_t device[] = { 0x48, 0x89, 0xf7, 0x31, 0xc9, 0x48, 0x89, 0xd6,
+					  0x31, 0xd2, 0xe9, 0x81, 0xf0, 0xfc, 0xff, 0x90 };
+	static const uint8_t steerable[] = { 0x48, 0x85, 0xff, 0x74, 0x0b, 0x48, 0x85, 0xf6,
+					     0x74, 0x06, 0xe9, 0xb1, 0xf0, 0xfc, 0xff, 0x90 };
+
+	(void)state;
+	assert_int_equal(x86_first_jump(device, sizeof(device), 0x83030), 0x520c0);
+	assert_int_equal(x86_first_jump(steerable, sizeof(steerable), 0x83000), 0x520c0);
+	/* zmq_msg_send returns; it never tail-jumps. */
+	assert_int_equal(x86_first_jump(debian_msg_send, sizeof(debian_msg_send), 0x81c10), 0);
+}
+
 static void test_max_bounds_the_output(void **state)
 {
 	uint64_t t[2];
@@ -159,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_debian_picks_send_and_recv),
 		cmocka_unit_test(test_cet_build_decodes_past_endbr64),
 		cmocka_unit_test(test_pick_needs_distinct_calls),
+		cmocka_unit_test(test_proxy_wrappers_tail_jump),
 		cmocka_unit_test(test_max_bounds_the_output),
 	};
 
