@@ -213,6 +213,8 @@ def check_loop_kind(make_server, what, rule="poll"):
         check_eq((lm["pull_socket_active_requests"], lm["reply_socket_active_requests"]),
                  (0.0, 0.0), f"{what}: LMCache active requests at quiescence")
         n, mean = spans(m, server.pid, "pull")
+        print(f"     {what}: {n} pull spans for {sent['pushes']} messages, mean "
+              f"{mean * 1e3:.3f} ms (handler {truth['pull']['handler_ns'] / 1e6 / n:.3f} ms)")
         check(mean < 0.002, f"{what}: mean pull span {mean * 1e3:.3f} ms for a handler of "
               f"microseconds, a message every 10 ms (must be under 2 ms)")
         check_eq(spans(m, server.pid, "reply", "request")[0], sent["requests"],
@@ -234,6 +236,8 @@ def check_loop_kind(make_server, what, rule="poll"):
         m = quiescent_metrics(zs, server.pid, sent["pushes"], 0)
         n, mean = spans(m, server.pid, "pull")
         true_mean = truth["pull"]["handler_ns"] / 1e9 / truth["pull"]["messages_received"]
+        print(f"     {what}: 20 ms handler: {n} spans, mean {mean * 1e3:.2f} ms, "
+              f"handler's own {true_mean * 1e3:.2f} ms")
         check(0.9 * true_mean <= mean <= 1.15 * true_mean,
               f"{what}: mean pull span {mean * 1e3:.2f} ms against the handler's own "
               f"{true_mean * 1e3:.2f} ms (must be within -10%/+15%)")
@@ -516,6 +520,8 @@ def test_jupyter_kernel_shell_and_heartbeat():
         check_eq(rules[shell_ep]["span_rule"], "poll", "shell ROUTER span rule (ZMQStream)")
         check_eq(rules[hb_ep]["proxy"], "internal", "heartbeat ROUTER moved by zmq_proxy")
         req_n, req_mean = spans(m, kernel.pid, "reply", "request")
+        print(f"     jupyter: shell {sock(shell_ep)}, heartbeat {hb_counts}, "
+              f"{req_n} request spans")
         check(req_n >= n + 30, f"request spans: {req_n} for {n} requests and 30 pings")
         check_eq(m.total("zmqscope_socket_active_handlers", pid=kernel.pid, endpoint=shell_ep),
                  0, "shell active at quiescence")
