@@ -26,10 +26,10 @@ USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 # Modules with no BPF, root or process work: the unit tests link these.
 PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table pinning \
 	strbuf json_writer metrics metrics_lmcache process_selector proc_files errmsg frame_assembler \
-	kv_keyset lmcache_messages lmcache_model top_model socket_image
+	kv_keyset lmcache_messages lmcache_model top_model socket_image x86_calls
 PURE_MODULES += web_config
 # Parsers that sit beside /proc or netlink reads; their unit tests need no root.
-PURE_MODULES += libzmq_discovery proc_events
+PURE_MODULES += libzmq_discovery libzmq_internals proc_events
 PURE_MODULES += wire_metrics
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)

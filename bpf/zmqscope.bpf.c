@@ -261,99 +261,7 @@ static __always_inline struct zs_thread *current_thread(bool create)
 	return lookup_or_init(&threads, &id, &sc->thread, ZS_DROP_CALLS);
 }
 
-/* ---- spans and histograms ------------------------------------------------ */
-
-static __always_inline void hist_record(__u32 tgid, __u8 role, __u8 kind, __u32 msg_type,
-					__u64 ns)
-{
-	struct zs_hist_key key = { .tgid = tgid, .role = role, .kind = kind, .msg_type = msg_type };
-	struct zs_hist *h = bpf_map_lookup_elem(&hists, &key);
-	struct scratch *sc;
-	__u32 slot;
-
-	if (!h) {
-		/* First span of this kind: only then build the 336-byte zero value. */
-		sc = scratch();
-		if (!sc)
-			return;
-		__builtin_memset(&sc->hist, 0, sizeof(sc->hist));
-		h = lookup_or_init(&hists, &key, &sc->hist, ZS_DROP_HISTS);
-		if (!h)
-			return;
-	}
-	slot = zs_hist_slot(ns);
-	if (slot >= ZS_HIST_SLOTS)
-		return;
-	__sync_fetch_and_add(&h->slots[slot], 1);
-	__sync_fetch_and_add(&h->sum_ns, ns);
-	__sync_fetch_and_add(&h->count, 1);
-}
-
-/* Closes the socket's open span; `by_reply` when its reply just went out. */
-static __always_inline void end_span(__u32 tgid, struct zs_sock *s, bool by_reply)
-{
-	__u64 start = s->span_start_ns, ns;
-
-	if (!start)
-		return;
-	s->span_start_ns = 0;
-	s->span_frames = 0;
-	if (!typed_role(s->role))
-		return;
-	ns = bpf_ktime_get_ns() - start;
-	hist_record(tgid, s->role, ZS_SPAN_HANDLER, s->span_msg_type, ns);
-	if (by_reply && s->role == ZS_ROLE_REPLY)
-		hist_record(tgid, s->role, ZS_SPAN_REQUEST, s->span_msg_type, ns);
-}
-
-/* The final frame of an inbound message: count it and open a handler span. */
-static __always_inline void complete_message(__u32 tgid, struct zs_target *t, struct zs_sock *s,
-					     struct zs_thread *th, __u64 ts, __u64 handle)
-{
-	__u32 frames = s->cur_frames, msg_type = s->cur_msg_type;
-	__u8 role = s->role;
-
-	__sync_fetch_and_add(&s->c.msgs_rx, 1);
-	s->cur_frames = 0;
-	s->cur_msg_type = ZS_MSGTYPE_UNKNOWN;
-	s->type_decided = 0;
-	if (role >= ZS_ROLE_MAX)
-		return;
-	__sync_fetch_and_add(&t->roles[role].msgs_rx, 1);
-	__sync_fetch_and_add(&t->roles[role].msg_frames_rx, frames);
-	if (typed_role(role)) {
-		struct zs_sock_type_key key = {
-			.tgid = tgid, .msg_type = msg_type, .handle = handle, .gen = s->gen,
-		};
-		__u64 zero = 0, *n;
-
-		n = lookup_or_init(&sock_type_msgs, &key, &zero, ZS_DROP_SOCK_TYPES);
-		if (n)
-			__sync_fetch_and_add(n, 1);
-		if (th)
-			th->last_msg_type[role] = msg_type;
-	}
-	if (t->cfg.explicit_roles & (1U << role))
-		return; /* --handler probes time this role */
-	s->span_frames = frames;
-	s->span_msg_type = msg_type;
-	s->span_start_ns = ts;
-}
-
-/*
- * zmq_recv() hides its zmq_msg_t, so a frame it returns stays unresolved
- * until the application asks ZMQ_RCVMORE.  An application that never asks
- * cannot be reading multipart messages: its next call on the socket settles
- * the frame as final, dated when it arrived.
- */
-static __always_inline void settle_unresolved_frame(__u32 tgid, struct zs_target *t,
-						    struct zs_sock *s, __u64 handle)
-{
-	if (!s->more_unknown)
-		return;
-	s->more_unknown = 0;
-	complete_message(tgid, t, s, NULL, s->rx_last_ns, handle);
-}
+#include "spans.bpf.h"
 
 #include "frame_inspect.bpf.h"
 
@@ -435,9 +343,7 @@ static __always_inline int recv_entry(__u64 handle, __u64 ptr, __u64 len, __u32 
 	s = sock_get(t, tgid, handle);
 	if (!s)
 		return 0;
-	settle_unresolved_frame(tgid, t, s, handle);
-	/* The application is back to read: the previous message is handled. */
-	end_span(tgid, s, false);
+	receive_begins(tgid, t, s, handle);
 	return save_call(handle, ptr, len, flags, kind, 0);
 }
 
@@ -626,10 +532,11 @@ static __always_inline bool getsockopt_entry(void *sock, int opt, void *optval)
 		return false;
 	switch (opt) {
 	case ZS_ZMQ_RCVTIMEO:
-		/* pyzmq's asyncio begins every receive by reading RCVTIMEO. */
-		settle_unresolved_frame(tgid, t, s, (__u64)sock);
-		end_span(tgid, s, false);
+		asyncio_receive_begins(tgid, t, s, (__u64)sock);
 		return false;
+	case ZS_ZMQ_EVENTS:
+		loop_check(tgid, s);
+		break;
 	case ZS_ZMQ_RCVMORE:
 		/* zmq_msg_recv reads "more" itself: only zmq_recv's frames need it. */
 		if (!s->more_unknown)
@@ -896,3 +803,4 @@ int BPF_URETPROBE(handler_return)
 }
 
 #include "socket_fixup.bpf.h"
+#include "loops.bpf.h"

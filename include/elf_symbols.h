@@ -25,4 +25,10 @@ int elf_find_symbols(const char *path, struct elf_symbol *syms, size_t n);
 /* Reads `len` bytes at `offset`.  0, or a negative errno. */
 int elf_read_at(const char *path, uint64_t offset, void *buf, size_t len);
 
+/*
+ * The file offset of code at `vaddr`, in an executable section other than
+ * a PLT.  0, -ENOENT (no such section, or a PLT stub), or a negative errno.
+ */
+int elf_code_offset(const char *path, uint64_t vaddr, uint64_t *file_offset);
+
 #endif

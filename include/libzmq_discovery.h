@@ -28,6 +28,14 @@ enum zs_func {
 	ZS_FN_CONNECT,
 	ZS_FN_CLOSE,
 	ZS_FN_VERSION,
+	ZS_FN_POLL,
+	ZS_FN_PROXY,
+	ZS_FN_PROXY_STEERABLE,
+	ZS_FN_DEVICE,
+	ZS_FN_MSG_SIZE,
+	/* Internal, rarely exported: found through libzmq_internals.h otherwise. */
+	ZS_FN_INTERNAL_SEND,
+	ZS_FN_INTERNAL_RECV,
 	ZS_FN_COUNT,
 };
 

@@ -23,7 +23,7 @@
 #include "strbuf.h"
 
 #define ZS_MAX_OBJECTS 4
-#define ZS_MAX_PROBES 20
+#define ZS_MAX_PROBES 32
 
 enum probe_kind {
 	PROBE_ENTRY,

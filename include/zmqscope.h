@@ -45,6 +45,8 @@
 #define ZS_ZMQ_TYPE 16
 #define ZS_ZMQ_RCVTIMEO 27
 #define ZS_ZMQ_POLLIN 1
+#define ZS_POLLITEM_SIZE 16 /* zmq_pollitem_t: void *socket; int fd; short events, revents */
+#define ZS_MAX_POLL_ITEMS 256 /* zmq_poll items looked at per call */
 #define ZS_SOCKET_TAG 0xbaddecafU
 
 /*
@@ -102,6 +104,29 @@ enum zs_span_kind {
 	ZS_SPAN_KINDS = 2,
 };
 
+/*
+ * What ends a socket's handler span besides a reply: how the application
+ * goes back to its loop, learnt from its calls (design.md section 4).
+ */
+enum zs_loop_rule {
+	ZS_LOOP_RECV = 0,    /* its next receive (blocking loops; until learnt otherwise) */
+	ZS_LOOP_POLL = 1,    /* its next ZMQ_EVENTS or zmq_poll from the receiving thread */
+	ZS_LOOP_ASYNCIO = 2, /* its next ZMQ_RCVTIMEO read (pyzmq asyncio's receive) */
+};
+
+/* Loop checks seen since the socket's last receive (zs_sock.loop_seen). */
+#define ZS_SEEN_CHECK 1	   /* EVENTS or zmq_poll from the receiving thread */
+#define ZS_SEEN_RCVTIMEO 2 /* a RCVTIMEO read */
+
+/* The socket's place in a zmq_proxy/zmq_device (zs_sock.proxy). */
+enum zs_proxy_place {
+	ZS_PROXY_NONE = 0,
+	ZS_PROXY_FRONTEND = 1,
+	ZS_PROXY_BACKEND = 2,
+	ZS_PROXY_CAPTURE = 3,
+	ZS_PROXY_INTERNAL = 4, /* moved by libzmq's own send/recv; the proxy began before attach */
+};
+
 /* Which libzmq entry point a per-thread in-flight call belongs to. */
 enum zs_call_kind {
 	ZS_CALL_MSG_RECV = 1,
@@ -112,6 +137,7 @@ enum zs_call_kind {
 	ZS_CALL_SOCKET = 6,
 	ZS_CALL_BIND = 7,
 	ZS_CALL_CONNECT = 8,
+	ZS_CALL_INTERNAL_RECV = 9, /* socket_base_t::recv outside any public call */
 };
 
 /* Written by the loader before it attaches to a process. */
@@ -202,11 +228,17 @@ struct zs_sock {
 	 * carries is seen, which is what makes LMCache's state complete.
 	 */
 	__u8 pristine;
-	__u8 pad;
+	__u8 loop;	   /* enum zs_loop_rule */
+	__u8 loop_seen;	   /* ZS_SEEN_* since the last receive */
+	__u8 proxy;	   /* enum zs_proxy_place */
+	__u8 pad[2];
 	__u32 cur_msg_type;  /* of the message being received */
 	__u32 span_msg_type; /* of the message being handled */
 	__u32 gen;	     /* this socket's generation in its process */
+	__u32 rx_tid;	     /* thread of the last receive */
 	__u32 pad2;
+	__u64 loop_mark_ns;  /* rule not learnt yet: first loop check since the span opened */
+	__u64 req_start_ns;  /* reply sockets: request received, reply not sent yet */
 	char endpoint[ZS_ENDPOINT_LEN];
 };
 
@@ -229,6 +261,7 @@ struct zs_thread {
 	__u32 last_msg_type[ZS_ROLE_MAX]; /* of the last message this thread received */
 	__u32 depth[ZS_ROLE_MAX];	  /* nesting of --handler functions */
 	__u64 handler_start_ns[ZS_ROLE_MAX];
+	__u64 proxy_rx; /* inside a proxy: the socket this thread last received on */
 };
 
 /*

@@ -9,6 +9,18 @@ python3 python3-zmq python3-msgpack python3-prometheus-client \
 prometheus curl util-linux libcap2-bin bpftrace binutils \
 libmsgpack-dev libncurses-dev tmux man-db groff lintian dpkg-dev \
 libyaml-dev libcrypt-dev libgnutls28-dev openssl apache2-utils"
+# The loop-kind fixtures of tests/integration/test_loops.py.
+PKGS="$PKGS libczmq-dev python3-tornado python3-ipykernel python3-jupyter-client"
+
+# npm's zeromq 6 for the zeromq.js fixture, under the build directory, with the
+# machine's own node and npm (none are installed for it).
+node_dir="$(dirname "$0")/../${BUILD:-build}/node"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+	[ ! -d "$node_dir/node_modules/zeromq" ]; then
+	echo "install-deps: npm install zeromq@6 into $node_dir"
+	mkdir -p "$node_dir"
+	npm install --prefix "$node_dir" --no-audit --no-fund --loglevel=error zeromq@6 >/dev/null
+fi
 
 missing=""
 for p in $PKGS; do

@@ -115,3 +115,42 @@ int elf_read_at(const char *path, uint64_t offset, void *buf, size_t len)
 		return -errno;
 	return (size_t)got == len ? 0 : -EIO;
 }
+
+int elf_code_offset(const char *path, uint64_t vaddr, uint64_t *file_offset)
+{
+	Elf_Scn *scn = NULL;
+	Elf *elf = NULL;
+	size_t shstrndx;
+	int fd, rc = -ENOENT;
+
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+		rc = -ENOEXEC;
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR) ||
+		    vaddr < sh.sh_addr || vaddr >= sh.sh_addr + sh.sh_size)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		/* A PLT stub is a jump to another object's function, never ours. */
+		if (name && !strncmp(name, ".plt", 4))
+			break;
+		*file_offset = vaddr - sh.sh_addr + sh.sh_offset;
+		rc = 0;
+		break;
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return rc;
+}

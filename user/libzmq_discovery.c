@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "libzmq_internals.h"
 #include "proc_maps.h"
 
 const char *const zs_func_names[ZS_FN_COUNT] = {
@@ -19,6 +20,13 @@ const char *const zs_func_names[ZS_FN_COUNT] = {
 	[ZS_FN_SOCKET] = "zmq_socket",		   [ZS_FN_BIND] = "zmq_bind",
 	[ZS_FN_CONNECT] = "zmq_connect",	   [ZS_FN_CLOSE] = "zmq_close",
 	[ZS_FN_VERSION] = "zmq_version",
+	[ZS_FN_POLL] = "zmq_poll",
+	[ZS_FN_PROXY] = "zmq_proxy",
+	[ZS_FN_PROXY_STEERABLE] = "zmq_proxy_steerable",
+	[ZS_FN_DEVICE] = "zmq_device",
+	[ZS_FN_MSG_SIZE] = "zmq_msg_size",
+	[ZS_FN_INTERNAL_SEND] = "_ZN3zmq13socket_base_t4sendEPNS_5msg_tEi",
+	[ZS_FN_INTERNAL_RECV] = "_ZN3zmq13socket_base_t4recvEPNS_5msg_tEi",
 };
 
 struct discovery {
@@ -106,6 +114,7 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 	}
 	if (!o->syms[ZS_FN_MSG_RECV].found)
 		return 0;
+	libzmq_find_internals(o);
 	/* Shorter than e->path once the chroot prefix is cut: copy the string, not the array. */
 	snprintf(o->path, sizeof(o->path), "%s", target_relative(d, e->path));
 	o->inode = e->inode;

@@ -25,41 +25,10 @@
 #include "metrics.h"
 #include "observer_tap.h"
 #include "wire_layer.h"
+#include "probe_specs.h"
 #include "zmqscope.skel.h"
 #include "socket_refine.h"
 
-static const struct probe_spec {
-	enum zs_func fn;
-	enum probe_kind kind;
-	const char *program;
-	enum { ALWAYS, WITH_SESSIONS, WITHOUT_SESSIONS } when;
-} probe_specs[ZS_MAX_PROBES] = {
-	{ ZS_FN_MSG_RECV, PROBE_ENTRY, "zmq_msg_recv_entry", ALWAYS },
-	{ ZS_FN_MSG_RECV, PROBE_RETURN, "zmq_msg_recv_return", ALWAYS },
-	{ ZS_FN_RECV, PROBE_ENTRY, "zmq_recv_entry", ALWAYS },
-	{ ZS_FN_RECV, PROBE_RETURN, "zmq_recv_return", ALWAYS },
-	{ ZS_FN_MSG_SEND, PROBE_ENTRY, "zmq_msg_send_entry", ALWAYS },
-	{ ZS_FN_MSG_SEND, PROBE_RETURN, "zmq_msg_send_return", ALWAYS },
-	{ ZS_FN_SEND, PROBE_ENTRY, "zmq_send_entry", ALWAYS },
-	{ ZS_FN_SEND, PROBE_RETURN, "zmq_send_return", ALWAYS },
-	{ ZS_FN_SEND_CONST, PROBE_ENTRY, "zmq_send_entry", ALWAYS },
-	{ ZS_FN_SEND_CONST, PROBE_RETURN, "zmq_send_return", ALWAYS },
-	{ ZS_FN_GETSOCKOPT, PROBE_SESSION, "zmq_getsockopt_session", WITH_SESSIONS },
-	{ ZS_FN_GETSOCKOPT, PROBE_ENTRY, "zmq_getsockopt_entry", WITHOUT_SESSIONS },
-	{ ZS_FN_GETSOCKOPT, PROBE_RETURN, "zmq_getsockopt_return", WITHOUT_SESSIONS },
-	{ ZS_FN_BIND, PROBE_ENTRY, "zmq_bind_entry", ALWAYS },
-	{ ZS_FN_BIND, PROBE_RETURN, "zmq_bind_return", ALWAYS },
-	{ ZS_FN_CONNECT, PROBE_ENTRY, "zmq_connect_entry", ALWAYS },
-	{ ZS_FN_CONNECT, PROBE_RETURN, "zmq_connect_return", ALWAYS },
-	{ ZS_FN_CLOSE, PROBE_ENTRY, "zmq_close_entry", ALWAYS },
-	/*
-	 * Last: a socket seen created was created with every other probe in
-	 * place, so none of its traffic was missed.  That is what tells
-	 * LMCache's state as complete (metrics_lmcache.c).
-	 */
-	{ ZS_FN_SOCKET, PROBE_ENTRY, "zmq_socket_entry", ALWAYS },
-	{ ZS_FN_SOCKET, PROBE_RETURN, "zmq_socket_return", ALWAYS },
-};
 
 /* Not in Debian 12's uapi headers (kernel 6.1); the values are ABI. */
 #define ATTACH_TRACE_UPROBE_SESSION 57
@@ -188,8 +157,13 @@ static void choose_getsockopt_programs(struct observer *ob)
 						      ATTACH_TRACE_UPROBE_SESSION);
 		bpf_program__set_autoload(skel->progs.zmq_getsockopt_entry, false);
 		bpf_program__set_autoload(skel->progs.zmq_getsockopt_return, false);
+		bpf_program__set_expected_attach_type(skel->progs.internal_recv_session,
+						      ATTACH_TRACE_UPROBE_SESSION);
+		bpf_program__set_autoload(skel->progs.internal_recv_entry_prog, false);
+		bpf_program__set_autoload(skel->progs.internal_recv_return_prog, false);
 	} else {
 		bpf_program__set_autoload(skel->progs.zmq_getsockopt_session, false);
+		bpf_program__set_autoload(skel->progs.internal_recv_session, false);
 	}
 }
 
@@ -379,8 +353,8 @@ static void attach_probe(struct observer *ob, const struct target *t, size_t obj
 	char name[96], buf[PATH_MAX];
 
 	if (!sym->found || ao->nprobes == ZS_MAX_PROBES ||
-	    (spec->when == WITH_SESSIONS && !ob->sessions) ||
-	    (spec->when == WITHOUT_SESSIONS && ob->sessions))
+	    (spec->when == PROBE_WITH_SESSIONS && !ob->sessions) ||
+	    (spec->when == PROBE_WITHOUT_SESSIONS && ob->sessions))
 		return;
 	snprintf(name, sizeof(name), "%zu-%s%s", obj_index, sym->name,
 		 spec->kind == PROBE_RETURN    ? "-return"
@@ -644,7 +618,7 @@ static size_t attach_object(struct observer *ob, const struct target *t, size_t 
 	struct attached_object *ao = (struct attached_object *)&t->objs[obj_index];
 	size_t attached = 0;
 
-	for (size_t s = 0; s < ZS_MAX_PROBES; s++)
+	for (size_t s = 0; s < probe_spec_count; s++)
 		attach_probe(ob, t, obj_index, ao, &probe_specs[s]);
 	for (size_t p = 0; p < ao->nprobes; p++)
 		attached += probe_link_attached(&ao->probes[p]);

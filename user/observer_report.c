@@ -487,6 +487,26 @@ void observer_render_metrics(struct observer *ob, struct strbuf *out)
 
 /* ---- status ------------------------------------------------------------- */
 
+/* What ends a socket's spans besides a reply (see bpf/spans.bpf.h). */
+static const char *loop_rule_name(unsigned rule)
+{
+	switch (rule) {
+	case ZS_LOOP_POLL:
+		return "poll";
+	case ZS_LOOP_ASYNCIO:
+		return "asyncio";
+	default:
+		return "receive";
+	}
+}
+
+static const char *proxy_place_name(unsigned place)
+{
+	static const char *const names[] = { "", "frontend", "backend", "capture", "internal" };
+
+	return place < sizeof(names) / sizeof(names[0]) ? names[place] : "";
+}
+
 /* Where a role's handler spans come from: inference, or a --handler probe. */
 static void span_source(struct observer *ob, unsigned role, char *out, size_t n)
 {
@@ -598,6 +618,12 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 			json_kv_string(&w, "type", socket_type_name(ms->s.type));
 			json_kv_string(&w, "role", role_name(ms->s.role));
 			json_kv_string(&w, "endpoint", ms->s.endpoint);
+			json_kv_string(&w, "span_rule", loop_rule_name(ms->s.loop));
+			json_key(&w, "proxy");
+			if (ms->s.proxy)
+				json_string(&w, proxy_place_name(ms->s.proxy));
+			else
+				json_null(&w);
 			json_object_end(&w);
 		}
 		json_array_end(&w);
@@ -691,9 +717,12 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 			const struct metrics_socket *ms = &s->sockets[i];
 
 			if (ms->tgid == (uint32_t)tg->pid)
-				strbuf_printf(out, "    socket 0x%" PRIx64 " %-6s role=%-8s %s\n",
+				strbuf_printf(out,
+					      "    socket 0x%" PRIx64 " %-6s role=%-8s spans=%-7s %s%s%s\n",
 					      ms->handle, socket_type_name(ms->s.type),
-					      role_name(ms->s.role), ms->s.endpoint);
+					      role_name(ms->s.role), loop_rule_name(ms->s.loop),
+					      ms->s.endpoint, ms->s.proxy ? " proxy=" : "",
+					      proxy_place_name(ms->s.proxy));
 		}
 		for (unsigned role = ZS_ROLE_PULL; role <= ZS_ROLE_REPLY; role++) {
 			char source[sizeof(((struct zs_handler_spec *)0)->path) + 300];
