@@ -1,5 +1,6 @@
 """Hostile input and failure modes found by the adversarial review (issue 12)."""
 
+import contextlib
 import json
 import os
 import shutil
@@ -311,6 +312,7 @@ def test_name_attaches_forked_children():
                      ready_prefix="READY ", stdin=subprocess.PIPE)
     zs = Zmqscope("--name", marker, wait_targets=1)
     ctx = zmq.Context()
+    child = None
     try:
         parent.proc.stdin.write("fork\n")
         parent.proc.stdin.flush()
@@ -342,6 +344,9 @@ def test_name_attaches_forked_children():
         ctx.destroy(linger=0)
         zs.close()
         parent.kill()
+        if child:  # not the parent's to reap: a failed run would leave it polling
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child["pid"], signal.SIGKILL)
 
 
 TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
