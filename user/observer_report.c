@@ -619,6 +619,8 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 			json_kv_string(&w, "role", role_name(ms->s.role));
 			json_kv_string(&w, "endpoint", ms->s.endpoint);
 			json_kv_string(&w, "span_rule", loop_rule_name(ms->s.loop));
+			json_kv_uint(&w, "frames_received", ms->s.c.frames_rx);
+			json_kv_bool(&w, "pristine", ms->s.pristine);
 			json_key(&w, "proxy");
 			if (ms->s.proxy)
 				json_string(&w, proxy_place_name(ms->s.proxy));

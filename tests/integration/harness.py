@@ -281,9 +281,10 @@ class Zmqscope:
         self.process = Process(self.argv, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         # Serving means the probes can attach: a selector's processes started
-        # after this are seen from their start.
-        wait_for(lambda: self._targets_up() >= wait_targets, timeout=30,
-                 what=f"zmqscope to serve and attach to {wait_targets} target(s)")
+        # after this are seen from their start.  Behind TLS the caller waits.
+        if wait_targets or "--web.config.file" not in self.argv:
+            wait_for(lambda: self._targets_up() >= wait_targets, timeout=30,
+                     what=f"zmqscope to serve and attach to {wait_targets} target(s)")
 
     def _targets_up(self):
         if not self.process.alive():

@@ -258,7 +258,8 @@ def test_container_with_its_own_root():
             # The dlopen child alone: it must enter the container's root to load the file.
             zs = Zmqscope("--pid", str(proc.pid),
                           env={**os.environ, "ZMQSCOPE_CALIBRATION": "dlopen"})
-            status = json.loads(run_zmqscope("status", "--json")[1])[0]["status"]
+            status = next(i["status"] for i in json.loads(run_zmqscope("status", "--json")[1])
+                      if str(i["id"]) == str(first))
             lib = status["targets"][0]["libraries"][0]
             check(lib["path"].startswith("/opt/zs-container-libs/libzmq"), f"path {lib['path']}")
             check(lib["opened_as"].startswith(f"/proc/{proc.pid}/root/"), "opened through root")
@@ -307,7 +308,8 @@ def test_pinned_daemon_keeps_counters_and_adopts_probes():
         check_eq(second, first, "the same arguments get the same instance")
         traffic()
         check_eq(replies(), 200, "counters survived stop/start")
-        status = json.loads(run_zmqscope("status", "--json")[1])[0]["status"]
+        status = next(i["status"] for i in json.loads(run_zmqscope("status", "--json")[1])
+                      if str(i["id"]) == str(first))
         check_eq(status["pinned"], f"/sys/fs/bpf/zmqscope/{first}", "status says pinned")
         daemon = status["pid"]
         os.kill(daemon, signal.SIGKILL)
@@ -319,19 +321,21 @@ def test_pinned_daemon_keeps_counters_and_adopts_probes():
         third = start()
         check_eq(third, first, "restart after a crash takes the same instance")
         check_eq(replies(), 300, "what happened while it was down is counted")
-        probes = json.loads(run_zmqscope("status", "--json")[1])[0]["status"]["targets"][0][
-            "libraries"][0]["probes"]
+        probes = next(i["status"] for i in json.loads(run_zmqscope("status", "--json")[1])
+                      if str(i["id"]) == str(first))["targets"][0]["libraries"][0]["probes"]
         check(all(p["adopted"] for p in probes), "the new daemon adopted the pinned links")
         check_eq(len(zmqscope_links()), len(links), "adopted, not attached twice")
         check_eq(run_zmqscope("stop", "--all", "--purge")[0], 0, "stop --purge")
         check_eq(zmqscope_links(), [], "no link after --purge")
         check_eq(zmqscope_programs(), set(), "no program after --purge")
-        maps = subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
-                              text=True).stdout
-        ours = [m for m in json.loads(maps or "[]") if m.get("name") in
-                ("targets", "sockets", "threads", "hists", "msg_types", "sock_type_msgs",
-                 "role_by_type", "role_by_endpoi", "drops", "scratch_map")]
-        check_eq(ours, [], "no map after --purge")
+        def our_maps():
+            maps = subprocess.run(["bpftool", "-j", "map", "show"], capture_output=True,
+                                  text=True).stdout
+            return [m for m in json.loads(maps or "[]") if m.get("name") in
+                    ("targets", "sockets", "threads", "hists", "msg_types", "sock_type_msgs",
+                     "role_by_type", "role_by_endpoi", "drops", "scratch_map")]
+        # The kernel frees a map in a worker once its last program is gone.
+        wait_for(lambda: not our_maps(), timeout=10, what="no map after --purge")
         check(not os.path.exists("/sys/fs/bpf/zmqscope"), "nothing left on bpffs")
     finally:
         run_zmqscope("stop", "--all", "--purge")
