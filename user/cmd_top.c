@@ -195,7 +195,7 @@ static void short_endpoint(const char *ep, char *out, size_t width)
 		ep += 6;
 	len = strlen(ep);
 	if (len <= width)
-		snprintf(out, width + 1, "%s", ep);
+		memcpy(out, ep, len + 1); /* fits: out holds width + 1 bytes */
 	else
 		snprintf(out, width + 1, "~%s", ep + len - (width - 1));
 }

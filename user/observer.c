@@ -862,8 +862,13 @@ void observer_close(struct observer *ob)
 {
 	/* Probes go; a pinned daemon's maps stay, so a restart keeps counting on. */
 	for (size_t i = 0; i < ob->ntargets; i++) {
-		detach_target(ob, ob->targets[i], 0);
-		free(ob->targets[i]);
+		struct target *t = ob->targets[i];
+
+		for (size_t o = 0; o < t->nobjs; o++)
+			calibration_release(&t->objs[o].cal);
+		detach_target(ob, t, 0);
+		observer_tap_target_free(t);
+		free(t);
 	}
 	free(ob->targets);
 	ob->targets = NULL;

@@ -259,7 +259,8 @@ def test_container_with_its_own_root():
             zs = Zmqscope("--pid", str(proc.pid),
                           env={**os.environ, "ZMQSCOPE_CALIBRATION": "dlopen"})
             status = next(i["status"] for i in json.loads(run_zmqscope("status", "--json")[1])
-                      if str(i["id"]) == str(first))
+                          if i["status"] and any(t["pid"] == proc.pid
+                                                 for t in i["status"]["targets"]))
             lib = status["targets"][0]["libraries"][0]
             check(lib["path"].startswith("/opt/zs-container-libs/libzmq"), f"path {lib['path']}")
             check(lib["opened_as"].startswith(f"/proc/{proc.pid}/root/"), "opened through root")
