@@ -410,7 +410,10 @@ def run_child_attempt(token, target_argv, result, preexec=None):
     daemon): it is attached after the privilege drop, by a daemon that kept what later
     attaches need.  Returns what the fake library's constructor saw in the calibration
     child."""
-    zs = Zmqscope("--name", token, args=["--user", "nobody", "-v"], wait_targets=0)
+    # The child alone: a process that has just loaded libzmq is otherwise calibrated
+    # from the table, and this test is about the child.
+    zs = Zmqscope("--name", token, args=["--user", "nobody", "-v"], wait_targets=0,
+                  env={**os.environ, "ZMQSCOPE_CALIBRATION": "dlopen"})
     target = None
     try:
         wait_for(lambda: "65534" in open(f"/proc/{zs.process.pid}/status").read().split(
