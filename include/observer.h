@@ -103,7 +103,6 @@ struct observer {
 	/* the payload tap (observer_tap.c); NULL with --no-lmcache-state */
 	struct ring_buffer *tap_ring;
 	struct frame_assembler tap_frames;
-	uint64_t tap_malformed;
 	uint32_t tap_orphans[ZS_TAP_ORPHANS]; /* processes whose copies came before their target */
 	size_t tap_norphans;
 	uint64_t targets_update_failures; /* processes the targets map refused (atomic) */

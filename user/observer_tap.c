@@ -54,21 +54,29 @@ static enum lmc_channel channel_of(const struct zs_tap_hdr *h)
 	return h->role == ZS_ROLE_PULL ? LMC_PULL : LMC_REQUEST;
 }
 
+/* A frame of this process never reached its model. */
+static void frame_lost(struct observer *ob, uint32_t tgid)
+{
+	struct target *t = target_of(ob, tgid);
+
+	if (t && t->state)
+		lmc_model_mark_incomplete(t->state);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct observer *ob = ctx;
 	const struct zs_tap_hdr *h = data;
 	struct fa_out out;
 	struct target *t;
+	int rc = frame_assembler_add(&ob->tap_frames, data, size, &out);
 
-	if (frame_assembler_add(&ob->tap_frames, data, size, &out) == -EPROTO) {
-		ob->tap_malformed++;
+	if (out.lost)
+		frame_lost(ob, out.lost_tgid);
+	/* A record that could not be joined (malformed, or no memory for its frame). */
+	if (rc && size >= sizeof(*h)) {
+		frame_lost(ob, h->tgid);
 		return 0;
-	}
-	if (out.lost) {
-		t = target_of(ob, out.lost_tgid);
-		if (t && t->state)
-			lmc_model_mark_incomplete(t->state);
 	}
 	if (!out.frame)
 		return 0;
