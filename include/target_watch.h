@@ -24,6 +24,7 @@ struct target_watch {
 		pid_t pid;     /* selected, but without libzmq so far */
 		long vmlib_kb; /* retried only when its libraries change */
 		double since;  /* monotonic seconds when it became pending */
+		double last_try; /* monotonic seconds of the last attach attempt */
 		bool out_of_fds; /* or on every tick: descriptors may free up */
 	} pending[ZS_MAX_PENDING];
 	size_t npending;

@@ -47,6 +47,7 @@ int target_watch_fd(const struct target_watch *w)
 /* How long a new process is watched closely, and how often. */
 #define FAST_WATCH_SECONDS 30.0
 #define FAST_WATCH_MS 5
+#define YOUNG_RETRY_SECONDS 0.1
 
 static double monotonic_seconds(void)
 {
@@ -94,6 +95,7 @@ static void try_attach(struct target_watch *w, pid_t pid)
 		w->pending[w->npending].vmlib_kb = process_vmlib_kb(pid);
 		w->pending[w->npending].out_of_fds = fd_limit_hit(rc);
 		w->pending[w->npending].since = monotonic_seconds();
+		w->pending[w->npending].last_try = w->pending[w->npending].since;
 		w->npending++;
 	}
 }
@@ -165,8 +167,15 @@ static void retry_pending(struct target_watch *w, bool young_only)
 			forget_pending(w, i--);
 			continue;
 		}
-		if (vmlib == w->pending[i].vmlib_kb && !w->pending[i].out_of_fds)
-			continue; /* nothing new mapped: no libzmq yet */
+		/*
+		 * Nothing new mapped: no libzmq yet.  While young it is looked at
+		 * every 100 ms anyway: VmLib can change while ld.so is half-way
+		 * through mapping a library, and a look then finds nothing.
+		 */
+		if (vmlib == w->pending[i].vmlib_kb && !w->pending[i].out_of_fds &&
+		    !(young_only && now - w->pending[i].last_try >= YOUNG_RETRY_SECONDS))
+			continue;
+		w->pending[i].last_try = now;
 		w->pending[i].vmlib_kb = vmlib;
 		t0 = monotonic_seconds();
 		rc = observer_attach_fresh_pid(w->ob, pid, err, sizeof(err));

@@ -426,9 +426,13 @@ def run_child_attempt(token, target_argv, result, preexec=None):
                        what="the target in status")
         return json.loads(got), lib
     finally:
-        zs.close()
-        if not os.path.exists(result):
+        # What zmqscope knew of the target is worth more than the timeout alone.
+        failed = not os.path.exists(result)
+        if failed:
             print(run_zmqscope("status")[1])
+        zs.close()
+        if failed:
+            print("zmqscope's log:", zs.process.proc.stderr.read()[-3000:])
         if target:
             target.kill()
 
