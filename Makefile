@@ -167,6 +167,13 @@ bench: deps
 # Not part of `bench`: CHURN_SECONDS of controllers started and killed under
 # a --name selector, sampling zmqscope's RSS (bench/results/churn.md).
 CHURN_SECONDS ?= 600
+# Not part of `bench`: attach, detach and stop time for 1, 10 and 100
+# processes (bench/results/attach_scale.md).
+.PHONY: bench-attach
+bench-attach: deps
+	$(MAKE) all fixtures
+	/usr/bin/python3 bench/attach_scale.py $(BUILD) bench/results 1 10 100
+
 .PHONY: bench-churn
 bench-churn: deps
 	$(MAKE) all fixtures

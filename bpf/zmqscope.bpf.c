@@ -741,9 +741,15 @@ SEC("uprobe")
 int BPF_UPROBE(zmq_close_entry, void *sock)
 {
 	struct zs_sock_key key = { .handle = (__u64)sock };
+	struct zs_target *t = current_target(&key.tgid);
+	struct zs_sock *s;
 
-	if (!current_target(&key.tgid))
+	if (!t)
 		return 0;
+	/* The last frame zmq_recv() returned is final: nothing can follow it now. */
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (s)
+		settle_unresolved_frame(key.tgid, t, s, key.handle);
 	bpf_map_delete_elem(&sockets, &key);
 	return 0;
 }
@@ -804,3 +810,4 @@ int BPF_URETPROBE(handler_return)
 
 #include "socket_fixup.bpf.h"
 #include "loops.bpf.h"
+#include "lib_watch.bpf.h"

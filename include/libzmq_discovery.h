@@ -63,6 +63,35 @@ int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max);
  */
 int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out, size_t max);
 
+/*
+ * What a process's earlier scans settled: the inodes of executable files it
+ * maps that were examined conclusively (libzmq already attached, or not
+ * libzmq at all).  A rescan after each dlopen then parses only new files.
+ */
+struct discovery_memo {
+	uint64_t *inodes;
+	size_t n, cap;
+};
+
+/*
+ * find_zmq_objects() for a rescan: files in `memo` are skipped, and on
+ * return `memo` holds every executable file mapped now that is settled.
+ * *beyond counts the libzmq objects that did not fit in `max`; they stay
+ * out of the memo, so a later rescan with room takes them.
+ */
+int find_new_zmq_objects(pid_t pid, struct discovery_memo *memo, struct zmq_object *out,
+			 size_t max, size_t *beyond);
+bool discovery_memo_has(const struct discovery_memo *memo, uint64_t inode);
+void discovery_memo_free(struct discovery_memo *memo);
+
+/*
+ * The dynamic loader the process runs (ld.so), with `sym` resolved in it:
+ * ld.so calls _dl_debug_state() around every dlopen and dlclose, which is
+ * what debuggers break on.  0, -ENOENT (a static binary), or -errno.
+ */
+int find_dynamic_loader(pid_t pid, struct elf_symbol *sym, char *path, size_t pathlen,
+			char *host_path, size_t hostlen);
+
 /* Does this process map libzmq?  For `list`: the first object's path, or NULL. */
 int process_zmq_path(pid_t pid, char *path, size_t n);
 

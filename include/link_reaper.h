@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Destroys uprobe links on a thread of its own.  The kernel takes 0.1-0.3 s
+ * Destroys uprobe links on threads of its own.  The kernel takes 0.1-0.3 s
  * to unregister each uprobe, twenty to a process: done inline, a process
  * exiting would hold the observer's lock for seconds, so scrapes would wait
  * and a process started meanwhile would be attached late.
+ *
+ * Nearly all of that time is the kernel waiting for an RCU grace period,
+ * and concurrent waiters share one: ZS_REAPER_THREADS threads destroy a
+ * process's links in about the time one link takes alone.
  */
 #ifndef ZS_LINK_REAPER_H
 #define ZS_LINK_REAPER_H
@@ -20,10 +24,14 @@ struct reaper_item {
 	double due;	       /* CLOCK_MONOTONIC seconds: not before */
 };
 
+#define ZS_REAPER_THREADS 8
+
 struct link_reaper {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
-	pthread_t thread;
+	pthread_t threads[ZS_REAPER_THREADS];
+	size_t nthreads;
+	size_t busy; /* links being destroyed right now */
 	bool started;
 	bool stopping;
 	struct reaper_item *items;
@@ -39,7 +47,7 @@ void link_reaper_init(struct link_reaper *r);
  * Destroyed inline if the thread cannot be had.
  */
 void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, double delay);
-/* Destroys what is left, due or not, then ends the thread. */
+/* Destroys what is left, due or not, then ends the threads. */
 void link_reaper_stop(struct link_reaper *r);
 
 #endif

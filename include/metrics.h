@@ -49,6 +49,7 @@ struct metrics_target {
 	struct lmc_gauges state;
 	uint64_t tap_frames;  /* copied whole */
 	uint64_t tap_dropped; /* not copied: the ring was full, or the frame too large */
+	uint64_t copies_unprobed; /* libzmq copies mapped beyond what is probed at once */
 };
 
 /* A decoded msg_type name and its per-process id. */

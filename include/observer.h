@@ -22,7 +22,12 @@
 #include "probe_site.h"
 #include "strbuf.h"
 
-#define ZS_MAX_OBJECTS 4
+/*
+ * Copies of libzmq probed at once in one process.  Each costs about 20
+ * links; one a process unmaps gives its place back.  Any beyond are
+ * counted (zmqscope_libzmq_copies_unprobed) and logged, never dropped silently.
+ */
+#define ZS_MAX_OBJECTS 16
 #define ZS_MAX_PROBES 32
 
 enum probe_kind {
@@ -53,6 +58,7 @@ static inline bool probe_link_attached(const struct probe_link *p)
 const char *probe_kind_suffix(enum probe_kind kind);
 
 struct attached_object {
+	unsigned id; /* names its pins; stays with it when earlier copies go */
 	struct zmq_object obj;
 	struct calibration cal;
 	struct probe_link probes[ZS_MAX_PROBES];
@@ -71,8 +77,14 @@ struct target {
 	/* Measuring again on the probes' handles while the layout is incomplete. */
 	unsigned refine_tries, refine_failures;
 	double refine_next; /* CLOCK_MONOTONIC seconds */
-	struct attached_object objs[ZS_MAX_OBJECTS];
+	struct attached_object *objs; /* the copies of libzmq it maps, probed */
 	size_t nobjs;
+	unsigned next_obj_id;
+	size_t objs_unprobed;	     /* more copies mapped than ZS_MAX_OBJECTS */
+	struct discovery_memo memo;  /* its executable files already examined */
+	struct probe_link loader_hook; /* ld.so's _dl_debug_state: dlopen and dlclose */
+	char *loader_path;	       /* that ld.so, as the target names it; NULL: none */
+	bool libs_changed;	       /* the hook fired since the last rescan */
 	/* --handler probes: an entry and a return probe per spec */
 	struct probe_link handlers[ZS_MAX_HANDLERS * 2];
 	size_t nhandlers;
@@ -100,6 +112,7 @@ struct observer {
 	struct timespec started;
 	bool pinned;   /* maps and links live under opts->pin_dir */
 	bool sessions; /* the kernel has uprobe sessions (used for zmq_getsockopt) */
+	bool multi;    /* uprobe_multi links for every probe (kernel >= 6.6) */
 	/* the payload tap (observer_tap.c); NULL with --no-lmcache-state */
 	struct ring_buffer *tap_ring;
 	struct frame_assembler tap_frames;
@@ -107,6 +120,7 @@ struct observer {
 	size_t tap_norphans;
 	uint64_t targets_update_failures; /* processes the targets map refused (atomic) */
 	struct wire_layer *wire; /* --layer wire; NULL otherwise */
+	struct ring_buffer *lib_ring; /* the loader hooks' records (library_watch.c) */
 };
 
 /* Loads the BPF object and fills the role maps.  0 or negative errno. */
@@ -134,9 +148,6 @@ void observer_render_status(struct observer *ob, struct strbuf *out, bool json);
 
 /* A pinned daemon, after its first attach: drops what earlier ones left for others. */
 void observer_drop_stale_pins(struct observer *ob);
-
-/* Attaches to libzmq copies a target loaded since (dlopen). */
-void observer_rescan_libraries(struct observer *ob);
 
 
 #endif

@@ -18,6 +18,7 @@
 #include "fd_limit.h"
 #include "http_server.h"
 #include "instance.h"
+#include "library_watch.h"
 #include "observer.h"
 #include "observer_tap.h"
 #include "pinning.h"
@@ -73,7 +74,7 @@ static double now_seconds(void)
 
 /*
  * Sleeps in poll() until a stop signal, a process event, the payload tap's
- * ring filling up, or the next tick.  Idle, that is one wakeup a second and
+ * ring filling up, a target's dlopen or dlclose, or the next tick.  Idle, that is one wakeup a second and
  * no work between scrapes.
  */
 static void main_loop(struct target_watch *w, int sigfd)
@@ -82,15 +83,16 @@ static void main_loop(struct target_watch *w, int sigfd)
 
 	for (;;) {
 		/* poll() skips entries whose fd is negative. */
-		struct pollfd fds[3] = {
+		struct pollfd fds[4] = {
 			{ .fd = sigfd, .events = POLLIN },
 			{ .fd = target_watch_fd(w), .events = POLLIN },
 			{ .fd = observer_tap_fd(w->ob), .events = POLLIN },
+			{ .fd = library_watch_fd(w->ob), .events = POLLIN },
 		};
 		double left = next_tick - now_seconds();
 		int timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 		int fast = target_watch_fast_delay_ms(w);
-		int n = poll(fds, 3, fast >= 0 && fast < timeout ? fast : timeout);
+		int n = poll(fds, 4, fast >= 0 && fast < timeout ? fast : timeout);
 
 		if (n < 0 && errno != EINTR)
 			return;
@@ -104,6 +106,8 @@ static void main_loop(struct target_watch *w, int sigfd)
 			target_watch_on_events(w);
 		if (n > 0 && (fds[2].revents & POLLIN))
 			observer_tap_poll(w->ob);
+		if (n > 0 && (fds[3].revents & POLLIN))
+			library_watch_poll(w->ob);
 		if (fast >= 0)
 			target_watch_fast_tick(w);
 		if (now_seconds() >= next_tick) {

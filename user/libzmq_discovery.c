@@ -39,7 +39,45 @@ struct discovery {
 	size_t nseen;
 	char exe[PATH_MAX];
 	int first_error;
+	const struct discovery_memo *old; /* settled by earlier scans; NULL: examine all */
+	struct discovery_memo next;	  /* settled after this one */
+	size_t beyond;			  /* libzmq objects found with no room left */
+	int memo_error;
 };
+
+bool discovery_memo_has(const struct discovery_memo *memo, uint64_t inode)
+{
+	for (size_t i = 0; memo && i < memo->n; i++)
+		if (memo->inodes[i] == inode)
+			return true;
+	return false;
+}
+
+static void memo_add(struct discovery *d, uint64_t inode)
+{
+	struct discovery_memo *m = &d->next;
+
+	if (discovery_memo_has(m, inode))
+		return;
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? m->cap * 2 : 64;
+		uint64_t *grown = realloc(m->inodes, cap * sizeof(*grown));
+
+		if (!grown) {
+			d->memo_error = -ENOMEM;
+			return;
+		}
+		m->inodes = grown;
+		m->cap = cap;
+	}
+	m->inodes[m->n++] = inode;
+}
+
+void discovery_memo_free(struct discovery_memo *memo)
+{
+	free(memo->inodes);
+	memset(memo, 0, sizeof(*memo));
+}
 
 static bool already_seen(struct discovery *d, uint64_t inode)
 {
@@ -94,8 +132,24 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 
 	if (!maps_is_exec(e) || !maps_is_file(e) || already_seen(d, e->inode))
 		return 0;
-	if (d->n == d->max)
+	if (discovery_memo_has(d->old, e->inode)) {
+		memo_add(d, e->inode);
 		return 0;
+	}
+	if (d->n == d->max) {
+		/* Examined only to be counted: a copy left unprobed is said, not hidden. */
+		struct elf_symbol recv = { .name = zs_func_names[ZS_FN_MSG_RECV] };
+		char host[PATH_MAX];
+
+		if (!host_path_for(d, e, host, sizeof(host)) &&
+		    elf_find_symbols(host, &recv, 1) >= 0) {
+			if (recv.found)
+				d->beyond++;
+			else
+				memo_add(d, e->inode);
+		}
+		return 0;
+	}
 	o = &d->out[d->n];
 	memset(o, 0, sizeof(*o));
 	rc = host_path_for(d, e, o->host_path, sizeof(o->host_path));
@@ -110,8 +164,11 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 	if (rc < 0) {
 		if (rc != -ENOEXEC && !d->first_error)
 			d->first_error = rc;
+		if (rc == -ENOEXEC)
+			memo_add(d, e->inode);
 		return 0;
 	}
+	memo_add(d, e->inode);
 	if (!o->syms[ZS_FN_MSG_RECV].found)
 		return 0;
 	libzmq_find_internals(o);
@@ -123,7 +180,24 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 	return 0;
 }
 
-int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out, size_t max)
+static void read_root(struct discovery *d, const char *root)
+{
+	char link[64];
+	ssize_t len;
+
+	if (root) {
+		snprintf(d->root, sizeof(d->root), "%s", root);
+	} else {
+		snprintf(link, sizeof(link), "/proc/%d/root", (int)d->pid);
+		len = readlink(link, d->root, sizeof(d->root) - 1);
+		d->root[len > 0 ? len : 0] = '\0';
+	}
+	if (!strcmp(d->root, "/"))
+		d->root[0] = '\0';
+}
+
+static int discover(pid_t pid, const char *root, struct discovery_memo *memo,
+		    struct zmq_object *out, size_t max, size_t *beyond)
 {
 	struct discovery *d = calloc(1, sizeof(*d));
 	char link[64];
@@ -135,19 +209,12 @@ int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out,
 	d->pid = pid;
 	d->out = out;
 	d->max = max;
+	d->old = memo;
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	len = readlink(link, d->exe, sizeof(d->exe) - 1);
 	if (len > 0)
 		d->exe[len] = '\0';
-	if (root) {
-		snprintf(d->root, sizeof(d->root), "%s", root);
-	} else {
-		snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
-		len = readlink(link, d->root, sizeof(d->root) - 1);
-		d->root[len > 0 ? len : 0] = '\0';
-	}
-	if (!strcmp(d->root, "/"))
-		d->root[0] = '\0';
+	read_root(d, root);
 	rc = maps_for_each(pid, visit_mapping, d);
 	if (rc == -ENOENT)
 		rc = -ESRCH;
@@ -158,13 +225,87 @@ int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out,
 	else if (!rc && (d->first_error == -EMFILE || d->first_error == -ENFILE ||
 			 d->first_error == -ENOMEM))
 		rc = d->first_error; /* an object we could not open may be libzmq: not "none" */
+	if (rc >= 0 && d->memo_error)
+		rc = d->memo_error;
+	if (beyond)
+		*beyond = d->beyond;
+	if (memo && rc >= 0) {
+		discovery_memo_free(memo);
+		*memo = d->next;
+	} else {
+		discovery_memo_free(&d->next);
+	}
 	free(d);
 	return rc;
+}
+
+int find_zmq_objects_rooted(pid_t pid, const char *root, struct zmq_object *out, size_t max)
+{
+	return discover(pid, root, NULL, out, max, NULL);
+}
+
+int find_new_zmq_objects(pid_t pid, struct discovery_memo *memo, struct zmq_object *out,
+			 size_t max, size_t *beyond)
+{
+	return discover(pid, NULL, memo, out, max, beyond);
 }
 
 int find_zmq_objects(pid_t pid, struct zmq_object *out, size_t max)
 {
 	return find_zmq_objects_rooted(pid, NULL, out, max);
+}
+
+struct loader_search {
+	struct discovery d;
+	struct elf_symbol *sym;
+	char *path, *host_path;
+	size_t pathlen, hostlen;
+	bool found;
+};
+
+/* glibc's ld-linux-*.so.2 and ld.so, musl's ld-musl-*.so.1 */
+static bool named_like_a_loader(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "ld-", 3) || !strncmp(base, "ld.so", 5);
+}
+
+static int visit_loader_mapping(const struct maps_entry *e, void *arg)
+{
+	struct loader_search *ls = arg;
+
+	if (ls->found || !maps_is_exec(e) || !maps_is_file(e) || !named_like_a_loader(e->path))
+		return 0;
+	if (host_path_for(&ls->d, e, ls->host_path, ls->hostlen) ||
+	    elf_find_symbols(ls->host_path, ls->sym, 1) < 0 || !ls->sym->found)
+		return 0;
+	snprintf(ls->path, ls->pathlen, "%s", target_relative(&ls->d, e->path));
+	ls->found = true;
+	return 0;
+}
+
+int find_dynamic_loader(pid_t pid, struct elf_symbol *sym, char *path, size_t pathlen,
+			char *host_path, size_t hostlen)
+{
+	struct loader_search *ls = calloc(1, sizeof(*ls));
+	int rc;
+
+	if (!ls)
+		return -ENOMEM;
+	ls->d.pid = pid;
+	ls->sym = sym;
+	ls->path = path;
+	ls->pathlen = pathlen;
+	ls->host_path = host_path;
+	ls->hostlen = hostlen;
+	read_root(&ls->d, NULL);
+	rc = maps_for_each(pid, visit_loader_mapping, ls);
+	if (!rc && !ls->found)
+		rc = -ENOENT;
+	free(ls);
+	return rc;
 }
 
 int process_zmq_path(pid_t pid, char *path, size_t n)

@@ -58,9 +58,11 @@ static void *reaper_main(void *arg)
 		}
 		it = r->items[i];
 		r->items[i] = r->items[--r->n];
+		r->busy++;
 		pthread_mutex_unlock(&r->lock);
 		destroy(&it);
 		pthread_mutex_lock(&r->lock);
+		r->busy--;
 	}
 	pthread_mutex_unlock(&r->lock);
 	return NULL;
@@ -86,8 +88,11 @@ void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, doubl
 	if (!link && fd < 0)
 		return;
 	pthread_mutex_lock(&r->lock);
-	if (!r->started && !r->stopping)
-		r->started = !pthread_create(&r->thread, NULL, reaper_main, r);
+	/* A thread more while links wait and a place is free: no more than the work needs. */
+	if (!r->stopping && r->nthreads < ZS_REAPER_THREADS && r->n + 1 + r->busy > r->nthreads &&
+	    !pthread_create(&r->threads[r->nthreads], NULL, reaper_main, r))
+		r->nthreads++;
+	r->started = r->nthreads > 0;
 	if (r->started && r->n == r->cap) {
 		size_t cap = r->cap ? 2 * r->cap : 64;
 		struct reaper_item *grown = realloc(r->items, cap * sizeof(*grown));
@@ -113,8 +118,9 @@ void link_reaper_stop(struct link_reaper *r)
 	r->stopping = true;
 	pthread_cond_broadcast(&r->wake);
 	pthread_mutex_unlock(&r->lock);
-	if (r->started)
-		pthread_join(r->thread, NULL);
+	for (size_t i = 0; i < r->nthreads; i++)
+		pthread_join(r->threads[i], NULL);
+	r->nthreads = 0;
 	r->started = false;
 	free(r->items);
 	r->items = NULL;

@@ -310,6 +310,16 @@ static void render_health(const struct metrics_snapshot *snap, const struct metr
 				    mt->probes[p].attached);
 		}
 	}
+	expo_family(out, "zmqscope_libzmq_copies_unprobed", EXPO_GAUGE,
+		    "Copies of libzmq the process maps that are not probed: more than zmqscope "
+		    "probes at once in one process.  Their traffic is not counted.");
+	for (size_t t = 0; t < snap->ntargets; t++) {
+		struct expo_label l[] = { { "pid", pid } };
+
+		snprintf(pid, sizeof(pid), "%" PRIu32, snap->targets[t].pid);
+		expo_sample(out, "zmqscope_libzmq_copies_unprobed", l, 1, cfg->labels, cfg->nlabels,
+			    (double)snap->targets[t].copies_unprobed);
+	}
 	expo_family(out, "zmqscope_map_entries", EXPO_GAUGE, "Entries in each BPF map.");
 	for (size_t m = 0; m < snap->nmaps; m++) {
 		struct expo_label l[] = { { "map", snap->maps[m].name } };

@@ -28,10 +28,14 @@
 #include "probe_specs.h"
 #include "zmqscope.skel.h"
 #include "socket_refine.h"
+#include "library_watch.h"
+#include "observer_attach.h"
 
 
 /* Not in Debian 12's uapi headers (kernel 6.1); the values are ABI. */
+#define ATTACH_TRACE_UPROBE_MULTI 48
 #define ATTACH_TRACE_UPROBE_SESSION 57
+#define UPROBE_MULTI_RETURN 1U
 
 /* The uprobe_multi member of union bpf_attr's link_create (kernel >= 6.6). */
 struct link_create_uprobe_multi {
@@ -148,6 +152,39 @@ static bool kernel_has_uprobe_sessions(void)
 	return found;
 }
 
+/* uprobe_multi links came with 6.6; their link type in the kernel's BTF is the sign. */
+static bool kernel_has_uprobe_multi(void)
+{
+	struct btf *vmlinux = btf__load_vmlinux_btf();
+	bool found;
+
+	if (libbpf_get_error(vmlinux))
+		return false;
+	found = btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) > 0;
+	btf__free(vmlinux);
+	return found;
+}
+
+/*
+ * With uprobe_multi, every uprobe program is loaded for it: such a link
+ * costs one fd where a perf-event uprobe costs two, and its release skips
+ * the perf layer's global event_mutex, under which each perf uprobe waits
+ * out its own RCU grace period, one at a time.
+ */
+static void choose_link_type(struct observer *ob)
+{
+	struct bpf_program *prog;
+
+	if (!ob->multi)
+		return;
+	bpf_object__for_each_program(prog, ob->skel->obj)
+		if (bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE &&
+		    bpf_program__expected_attach_type(prog) !=
+			    (enum bpf_attach_type)ATTACH_TRACE_UPROBE_SESSION)
+			bpf_program__set_expected_attach_type(
+				prog, (enum bpf_attach_type)ATTACH_TRACE_UPROBE_MULTI);
+}
+
 static void choose_getsockopt_programs(struct observer *ob)
 {
 	struct zmqscope_bpf *skel = ob->skel;
@@ -175,6 +212,7 @@ static int open_and_load(struct observer *ob)
 	if (!ob->skel)
 		return -errno;
 	choose_getsockopt_programs(ob);
+	choose_link_type(ob);
 	/* Before 5.14 no syscall programs: pre-attach sockets and later layouts are then lost. */
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)
 		bpf_program__set_autoload(ob->skel->progs.zs_fixup, false);
@@ -202,6 +240,7 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	libbpf_set_print(opts->verbose ? verbose_libbpf : quiet_libbpf);
 
 	ob->sessions = !opts->no_sessions && kernel_has_uprobe_sessions();
+	ob->multi = kernel_has_uprobe_multi();
 	if (opts->pin_dir[0]) {
 		rc = prepare_pin_dirs(opts->pin_dir);
 		if (rc) {
@@ -253,6 +292,15 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 		ob->skel = NULL;
 		return rc;
 	}
+	rc = library_watch_open(ob);
+	if (rc) {
+		errmsg(err, errlen, rc, "cannot set up the library watch's ring buffer: %s",
+		       strerror(-rc));
+		observer_tap_close(ob);
+		zmqscope_bpf__destroy(ob->skel);
+		ob->skel = NULL;
+		return rc;
+	}
 	return 0;
 }
 
@@ -263,9 +311,9 @@ static struct bpf_program *program_named(struct observer *ob, const char *name)
 	return bpf_object__find_program_by_name(ob->skel->obj, name);
 }
 
-/* A uprobe session link on one function of one process; its fd or -errno. */
-static int attach_session(struct bpf_program *prog, pid_t pid, const char *path,
-			  uint64_t offset, uint64_t cookie)
+/* A uprobe_multi link (entry, return or session) on one function of one process; fd or -errno. */
+static int attach_multi(struct bpf_program *prog, enum probe_kind kind, pid_t pid,
+			const char *path, uint64_t offset, uint64_t cookie)
 {
 	union {
 		struct link_create_uprobe_multi lc;
@@ -276,7 +324,9 @@ static int attach_session(struct bpf_program *prog, pid_t pid, const char *path,
 
 	memset(&a, 0, sizeof(a));
 	a.lc.prog_fd = (__u32)bpf_program__fd(prog);
-	a.lc.attach_type = ATTACH_TRACE_UPROBE_SESSION;
+	a.lc.attach_type =
+		kind == PROBE_SESSION ? ATTACH_TRACE_UPROBE_SESSION : ATTACH_TRACE_UPROBE_MULTI;
+	a.lc.multi_flags = kind == PROBE_RETURN ? UPROBE_MULTI_RETURN : 0;
 	a.lc.path = (__u64)(uintptr_t)path;
 	a.lc.offsets = (__u64)(uintptr_t)offsets;
 	a.lc.cookies = (__u64)(uintptr_t)cookies;
@@ -291,9 +341,9 @@ static int attach_session(struct bpf_program *prog, pid_t pid, const char *path,
  * pinned daemon adopts the link an earlier one left at `pin` (after a
  * SIGKILL) instead of attaching twice, and pins what it attaches.
  */
-static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
-		      const char *target_path, const struct elf_symbol *sym, const char *program,
-		      enum probe_kind kind, uint64_t cookie, const char *pin, struct probe_link *p)
+void attach_at(struct observer *ob, pid_t pid, const char *host_path, const char *target_path,
+	       const struct elf_symbol *sym, const char *program, enum probe_kind kind,
+	       uint64_t cookie, const char *pin, struct probe_link *p)
 {
 	struct bpf_program *prog = program_named(ob, program);
 	uint8_t code[16] = { 0 };
@@ -311,8 +361,8 @@ static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
 		p->fd = bpf_obj_get(pin);
 		p->adopted = p->fd >= 0;
 	}
-	if (!p->adopted && kind == PROBE_SESSION) {
-		p->fd = attach_session(prog, pid, host_path, p->offset, cookie);
+	if (!p->adopted && (kind == PROBE_SESSION || ob->multi)) {
+		p->fd = attach_multi(prog, kind, pid, host_path, p->offset, cookie);
 		p->error = p->fd < 0 ? p->fd : 0;
 	} else if (!p->adopted) {
 		p->fd = -1;
@@ -330,9 +380,8 @@ static void attach_at(struct observer *ob, pid_t pid, const char *host_path,
 									 : strerror(-p->error));
 }
 
-/* DIR/links/PID-START/NAME for a pinned daemon, else NULL. */
-static const char *link_pin(struct observer *ob, const struct target *t, const char *name,
-			    char *buf, size_t n)
+const char *link_pin(struct observer *ob, const struct target *t, const char *name, char *buf,
+		     size_t n)
 {
 	char dir[PATH_MAX];
 
@@ -346,7 +395,7 @@ static const char *link_pin(struct observer *ob, const struct target *t, const c
 	return buf;
 }
 
-static void attach_probe(struct observer *ob, const struct target *t, size_t obj_index,
+static void attach_probe(struct observer *ob, const struct target *t,
 			 struct attached_object *ao, const struct probe_spec *spec)
 {
 	const struct elf_symbol *sym = &ao->obj.syms[spec->fn];
@@ -356,7 +405,7 @@ static void attach_probe(struct observer *ob, const struct target *t, size_t obj
 	    (spec->when == PROBE_WITH_SESSIONS && !ob->sessions) ||
 	    (spec->when == PROBE_WITHOUT_SESSIONS && ob->sessions))
 		return;
-	snprintf(name, sizeof(name), "%zu-%s%s", obj_index, sym->name,
+	snprintf(name, sizeof(name), "%u-%s%s", ao->id, sym->name,
 		 spec->kind == PROBE_RETURN    ? "-return"
 		 : spec->kind == PROBE_SESSION ? "-session"
 					       : "");
@@ -411,10 +460,7 @@ static int attach_handlers(struct observer *ob, struct target *t, char *err, siz
  * Detaches a probe; a pinned one is unpinned first, or the pin would keep
  * it.  The kernel's slow part goes to the reaper thread.
  */
-/* An exited process's probes are inert: they wait this long before they go (link_reaper.h). */
-#define EXITED_LINK_GRACE_SECONDS 10.0
-
-static void detach_link(struct observer *ob, struct probe_link *p, double delay)
+void detach_link(struct observer *ob, struct probe_link *p, double delay)
 {
 	if (p->pin[0])
 		unlink(p->pin);
@@ -491,6 +537,8 @@ static void detach_target(struct observer *ob, struct target *t, double delay)
 	for (size_t i = 0; i < t->nobjs; i++)
 		for (size_t p = 0; p < t->objs[i].nprobes; p++)
 			detach_link(ob, &t->objs[i].probes[p], delay);
+	if (probe_link_attached(&t->loader_hook))
+		detach_link(ob, &t->loader_hook, delay);
 	for (size_t i = 0; i < t->nhandlers; i++)
 		detach_link(ob, &t->handlers[i], delay);
 	wire_layer_detach(ob->wire, t->pid);
@@ -502,12 +550,32 @@ static void detach_target(struct observer *ob, struct target *t, double delay)
 	}
 }
 
-static void target_free(struct observer *ob, struct target *t)
+void release_object(struct observer *ob, struct attached_object *ao, double delay)
+{
+	for (size_t p = 0; p < ao->nprobes; p++)
+		detach_link(ob, &ao->probes[p], delay);
+	ao->nprobes = 0;
+	calibration_release(&ao->cal);
+}
+
+/* What the target struct owns besides its links. */
+static void target_release_memory(struct target *t)
 {
 	for (size_t i = 0; i < t->nobjs; i++)
 		calibration_release(&t->objs[i].cal);
-	detach_target(ob, t, 0);
+	free(t->objs);
+	t->objs = NULL;
+	t->nobjs = 0;
+	discovery_memo_free(&t->memo);
+	free(t->loader_path);
+	t->loader_path = NULL;
 	observer_tap_target_free(t);
+}
+
+static void target_free(struct observer *ob, struct target *t)
+{
+	detach_target(ob, t, 0);
+	target_release_memory(t);
 	if (ob->skel)
 		forget_process_maps(ob, (uint32_t)t->pid);
 	wire_layer_forget(ob->wire, t->pid);
@@ -613,20 +681,20 @@ static int register_in_bpf(struct observer *ob, struct target *t)
 	return 0;
 }
 
-static size_t attach_object(struct observer *ob, const struct target *t, size_t obj_index)
+size_t attach_object(struct observer *ob, const struct target *t, size_t obj_index)
 {
 	struct attached_object *ao = (struct attached_object *)&t->objs[obj_index];
 	size_t attached = 0;
 
 	for (size_t s = 0; s < probe_spec_count; s++)
-		attach_probe(ob, t, obj_index, ao, &probe_specs[s]);
+		attach_probe(ob, t, ao, &probe_specs[s]);
 	for (size_t p = 0; p < ao->nprobes; p++)
 		attached += probe_link_attached(&ao->probes[p]);
 	return attached;
 }
 
-static void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao,
-			     bool fresh)
+void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao,
+		      bool fresh)
 {
 	const struct elf_symbol *version = &ao->obj.syms[ZS_FN_VERSION];
 
@@ -639,10 +707,11 @@ static void calibrate_object(const struct observer *ob, pid_t pid, struct attach
 
 static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, size_t errlen)
 {
-	struct zmq_object objs[ZS_MAX_OBJECTS];
 	bool app = ob->opts->layers & ZS_LAYER_APP;
+	struct discovery_memo memo = { 0 };
+	struct zmq_object *objs;
 	struct target *t;
-	size_t attached = 0;
+	size_t attached = 0, beyond = 0;
 	int n, rc;
 
 	if (observer_is_attached(ob, pid, 0))
@@ -650,15 +719,31 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 	rc = fd_limit_room_for_target();
 	if (rc)
 		return fd_limit_describe(rc, pid, err, errlen);
-	n = find_zmq_objects(pid, objs, ZS_MAX_OBJECTS);
-	if (n <= 0)
-		return describe_discovery_error(n, pid, err, errlen);
-	t = calloc(1, sizeof(*t));
-	if (!t)
+	objs = calloc(ZS_MAX_OBJECTS, sizeof(*objs));
+	if (!objs)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	n = find_new_zmq_objects(pid, &memo, objs, ZS_MAX_OBJECTS, &beyond);
+	t = n > 0 ? calloc(1, sizeof(*t)) : NULL;
+	if (t)
+		t->objs = calloc((size_t)n, sizeof(*t->objs));
+	if (n <= 0 || !t || !t->objs) {
+		free(objs);
+		discovery_memo_free(&memo);
+		if (t)
+			free(t->objs);
+		free(t);
+		if (n <= 0)
+			return describe_discovery_error(n, pid, err, errlen);
+		return errmsg(err, errlen, -ENOMEM, "out of memory");
+	}
 	t->pid = pid;
+	t->memo = memo;
+	t->objs_unprobed = beyond;
+	t->loader_hook.fd = -1;
 	rc = process_identity(pid, &t->start_time, t->comm, sizeof(t->comm));
 	if (rc) {
+		free(objs);
+		target_release_memory(t);
 		free(t);
 		return describe_discovery_error(rc, pid, err, errlen);
 	}
@@ -667,15 +752,21 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 	for (int i = 0; i < n; i++) {
 		struct attached_object *ao = &t->objs[t->nobjs++];
 
+		ao->id = t->next_obj_id++;
 		ao->obj = objs[i];
 		calibrate_object(ob, pid, ao, fresh);
 	}
+	free(objs);
+	if (beyond)
+		fprintf(stderr, "zmqscope: process %d maps %zu more copies of libzmq than the %d "
+				"zmqscope probes at once; their traffic is not counted\n",
+			(int)pid, beyond, ZS_MAX_OBJECTS);
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
 	observer_tap_target_init(ob, t);
 	rc = register_in_bpf(ob, t);
 	if (rc) {
-		observer_tap_target_free(t);
+		target_release_memory(t);
 		free(t);
 		__atomic_fetch_add(&ob->targets_update_failures, 1, __ATOMIC_RELAXED);
 		if (rc == -E2BIG) /* what a full hash map answers */
@@ -703,6 +794,8 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 		target_free(ob, t);
 		return rc ? rc : -EIO;
 	}
+	if (app)
+		library_watch_hook(ob, t);
 	rc = app ? attach_handlers(ob, t, err, errlen) : 0;
 	if (!rc)
 		rc = wire_layer_attach(ob->wire, pid, err, errlen);
@@ -783,49 +876,6 @@ void observer_check_targets(struct observer *ob)
 }
 
 /*
- * A library loaded after the attach (pyzmq imported late, a plugin) gets
- * its own probes.  Sockets it creates are new to BPF either way.
- */
-void observer_rescan_libraries(struct observer *ob)
-{
-	struct zmq_object objs[ZS_MAX_OBJECTS];
-
-	pthread_mutex_lock(&ob->lock);
-	for (size_t i = 0; i < ob->ntargets; i++) {
-		struct target *t = ob->targets[i];
-		int n;
-
-		long vmlib;
-
-		if (!t->up || t->nobjs == ZS_MAX_OBJECTS || !(ob->opts->layers & ZS_LAYER_APP))
-			continue;
-		/* Parsing every mapped ELF each tick would be the idle CPU: only on change. */
-		vmlib = process_vmlib_kb(t->pid);
-		if (vmlib == t->vmlib_kb)
-			continue;
-		t->vmlib_kb = vmlib;
-		n = find_zmq_objects(t->pid, objs, ZS_MAX_OBJECTS);
-		for (int k = 0; k < n && t->nobjs < ZS_MAX_OBJECTS; k++) {
-			bool known = false;
-
-			for (size_t o = 0; o < t->nobjs; o++)
-				known |= t->objs[o].obj.inode == objs[k].inode;
-			if (known)
-				continue;
-			t->objs[t->nobjs].obj = objs[k];
-			calibrate_object(ob, t->pid, &t->objs[t->nobjs], false);
-			attach_object(ob, t, t->nobjs);
-			t->nobjs++;
-			if (ob->opts->verbose)
-				fprintf(stderr, "zmqscope: pid %d loaded %s; attached\n", (int)t->pid,
-					objs[k].path);
-		}
-		refine_insert_found(ob, t);
-	}
-	pthread_mutex_unlock(&ob->lock);
-}
-
-/*
  * After the first attach of a pinned daemon: links an earlier daemon left
  * for processes that are gone or no longer selected are detached, and map
  * state of processes no longer attached is dropped.
@@ -864,10 +914,8 @@ void observer_close(struct observer *ob)
 	for (size_t i = 0; i < ob->ntargets; i++) {
 		struct target *t = ob->targets[i];
 
-		for (size_t o = 0; o < t->nobjs; o++)
-			calibration_release(&t->objs[o].cal);
 		detach_target(ob, t, 0);
-		observer_tap_target_free(t);
+		target_release_memory(t);
 		free(t);
 	}
 	free(ob->targets);
@@ -876,6 +924,7 @@ void observer_close(struct observer *ob)
 	/* `stop` reports the probes gone only once they are. */
 	link_reaper_stop(&ob->reaper);
 	observer_tap_close(ob);
+	library_watch_close(ob);
 	wire_layer_close(ob->wire);
 	ob->wire = NULL;
 	zmqscope_bpf__destroy(ob->skel);

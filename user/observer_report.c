@@ -333,9 +333,11 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 	/* Names last, so that every id read above has its name... */
 	s->msg_types = read_msg_types(bpf_map__fd(skel->maps.msg_types), &s->nmsg_types);
 	s->targets = calloc(ob->ntargets ? ob->ntargets : 1, sizeof(*s->targets));
-	for (size_t t = 0; t < ob->ntargets; t++)
+	for (size_t t = 0; t < ob->ntargets; t++) {
+		nprobes += ob->targets[t]->loader_path != NULL;
 		for (size_t o = 0; o < ob->targets[t]->nobjs; o++)
 			nprobes += ob->targets[t]->objs[o].nprobes;
+	}
 	s->probes = calloc(nprobes ? nprobes : 1, sizeof(*s->probes));
 	if (!s->sockets || !s->targets || !s->probes || !s->msg_types || !s->sock_types ||
 	    !s->hists) {
@@ -363,6 +365,7 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 			mt->tap_frames = bt.tap_frames;
 			mt->tap_dropped = bt.tap_dropped;
 		}
+		mt->copies_unprobed = tg->objs_unprobed;
 		if (tg->state) {
 			mt->has_state = true;
 			lmc_model_gauges(tg->state, &mt->state);
@@ -380,6 +383,15 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 				};
 				mt->nprobes++;
 			}
+		}
+		if (tg->loader_path) {
+			s->probes[p++] = (struct metrics_probe){
+				.function = "_dl_debug_state",
+				.suffix = "",
+				.library = tg->loader_path,
+				.attached = probe_link_attached(&tg->loader_hook),
+			};
+			mt->nprobes++;
 		}
 	}
 	for (uint32_t i = 0; i < ZS_DROP_MAX; i++)
@@ -554,6 +566,8 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 		json_kv_int(&w, "pid", tg->pid);
 		json_kv_string(&w, "comm", tg->comm);
 		json_kv_bool(&w, "up", tg->up);
+		json_kv_int(&w, "libzmq_copies_unprobed", (int64_t)tg->objs_unprobed);
+		json_kv_bool(&w, "library_hook", probe_link_attached(&tg->loader_hook));
 		json_key(&w, "libraries");
 		json_array_begin(&w);
 		for (size_t o = 0; o < tg->nobjs; o++) {
@@ -707,6 +721,15 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 									: strerror(-pl->error));
 			}
 		}
+		if (tg->objs_unprobed)
+			strbuf_printf(out, "    %zu more copies of libzmq mapped, not probed (at most %d "
+					   "at once): their traffic is not counted\n",
+				      tg->objs_unprobed, ZS_MAX_OBJECTS);
+		strbuf_printf(out, "    library watch: %s\n",
+			      !tg->loader_path ? "VmLib polled once a second (no ld.so)"
+			      : probe_link_attached(&tg->loader_hook)
+				      ? "ld.so _dl_debug_state probed (dlopen, dlclose at once)"
+				      : "ld.so probe failed; VmLib polled once a second");
 		for (size_t i = 0; i < tg->nhandlers; i++) {
 			const struct probe_link *pl = &tg->handlers[i];
 

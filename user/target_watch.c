@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fd_limit.h"
+#include "library_watch.h"
 #include "proc_events.h"
 #include "proc_files.h"
 #include "socket_refine.h"

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import urllib.request
 
-from harness import (FIXTURES, PYTHON, Metrics, Process, TestFailure, Zmqscope, check,
+from harness import (BUILD, FIXTURES, PYTHON, Metrics, Process, TestFailure, Zmqscope, check,
                      check_eq, free_port, tempdir, wait_for, zmqscope_bin)
 
 FFFD = "\ufffd"
@@ -349,7 +349,87 @@ def test_name_attaches_forked_children():
                 os.kill(child["pid"], signal.SIGKILL)
 
 
+def copies_dir(d, n):
+    """n distinct files, each a copy of the system libzmq."""
+    lib = "/usr/lib/x86_64-linux-gnu/libzmq.so.5"
+    for i in range(n):
+        shutil.copyfile(lib, os.path.join(d, f"copy-{i}.so"))
+    return d
+
+
+def run_copies(d, *args):
+    """tests/fixtures/libzmq_copies, started and waiting for its go."""
+    return Process([os.path.join(BUILD, "fixtures", "libzmq_copies"), d, *map(str, args)],
+                   ready_prefix="READY ", stdin=subprocess.PIPE)
+
+
+def go_and_wait(fx):
+    fx.proc.stdin.write("go\n")
+    fx.proc.stdin.flush()
+    line = fx.proc.stdout.readline().split()
+    check(line and line[0] == "DONE", f"the fixture finished: {line!r}")
+    return int(line[1]), int(line[2])
+
+
+def test_brief_copies_of_libzmq_are_counted():
+    """Defect 6: 20 copies, each dlopened for ~25 ms and dlclosed, are all counted."""
+    copies, frames = 20, 2000
+    with tempdir() as d:
+        fx = run_copies(copies_dir(d, copies), copies, frames, 20)
+        zs = Zmqscope("--pid", str(fx.pid))
+        try:
+            status = json.loads(subprocess.run([zmqscope_bin(), "status", "--json"],
+                                               capture_output=True, text=True).stdout)
+            mine = [t for inst in status if inst["status"] for t in inst["status"]["targets"]
+                    if t["pid"] == fx.pid]
+            check(mine and mine[0]["library_hook"], "ld.so's _dl_debug_state is probed")
+            sent, unmapped = go_and_wait(fx)
+            check_eq(sent, copies * frames, "frames the fixture moved")
+            check_eq(unmapped, copies, "copies gone from its maps after dlclose")
+            # Counted once the last frame's zmq_close settles it; the scrape drains nothing.
+            wait_for(lambda: zs.metrics().value(
+                "lmcache:cache_controller_pull_socket_message_count", pid=fx.pid) == sent,
+                timeout=5, what=f"{sent} frames counted")
+            m = zs.metrics()
+            check_eq(m.value("zmqscope_libzmq_copies_unprobed", pid=fx.pid), 0,
+                     "no copy left unprobed")
+            # The probes of unloaded copies are gone: only the system libzmq's remain.
+            libs = {lab.get("library") for lab, _ in m.select("zmqscope_probe_attached",
+                                                              pid=fx.pid)}
+            check(not any("/copy-" in (lib or "") for lib in libs),
+                  f"no probe left on an unloaded copy: {sorted(libs)}")
+            print(f"     {sent} of {copies * frames} frames counted across {copies} copies")
+        finally:
+            zs.close()
+            fx.kill()
+
+
+def test_copies_beyond_the_limit_are_reported():
+    """Defect 6: more copies mapped at once than are probed are counted, logged and listed."""
+    copies = 18  # plus the system libzmq: 19 objects, 16 probed
+    with tempdir() as d:
+        fx = run_copies(copies_dir(d, copies), copies, 10, 0, "hold")
+        zs = Zmqscope("--pid", str(fx.pid))
+        try:
+            go_and_wait(fx)
+            wait_for(lambda: zs.metrics().value("zmqscope_libzmq_copies_unprobed",
+                                                pid=fx.pid) == 3,
+                     timeout=5, what="3 copies reported unprobed")
+            out = subprocess.run([zmqscope_bin(), "status"], capture_output=True,
+                                 text=True).stdout
+            check("3 more copies of libzmq mapped, not probed" in out,
+                  f"status says so: {out[-600:]!r}")
+            zs.stop()
+            err = zs.process.proc.stderr.read()
+            check("more copies of libzmq than the 16 zmqscope probes at once" in err,
+                  f"logged: {err[-400:]!r}")
+        finally:
+            zs.close()
+            fx.kill()
+
+
 TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
          test_stop_never_signals_a_reused_pid, test_back_reference_name_is_refused,
          test_fd_shortage_is_reported_and_retried, test_full_targets_map_is_counted_and_logged,
-         test_name_attaches_forked_children]
+         test_name_attaches_forked_children, test_brief_copies_of_libzmq_are_counted,
+         test_copies_beyond_the_limit_are_reported]

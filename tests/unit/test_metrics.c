@@ -764,11 +764,11 @@ static void test_render_structure(void **state)
 
 	(void)state;
 	check_structure(render(&sb), &nf);
-	/* 6 LMCache + 12 per-socket + 2 histogram + 6 health families. */
-	assert_int_equal(nf, 6 + 12 + 2 + 6);
+	/* 6 LMCache + 12 per-socket + 2 histogram + 7 health families. */
+	assert_int_equal(nf, 6 + 12 + 2 + 7);
 	fx.cfg.lmcache_names = false;
 	check_structure(render(&sb), &nf);
-	assert_int_equal(nf, 12 + 2 + 6);
+	assert_int_equal(nf, 12 + 2 + 7);
 	fx.cfg.lmcache_names = true;
 	/* Families are announced even when nothing is attached. */
 	fx.snap.ntargets = 0;
@@ -776,7 +776,7 @@ static void test_render_structure(void **state)
 	fx.snap.nmaps = 0;
 	fx.snap.nhists = 0;
 	check_structure(render(&sb), &nf);
-	assert_int_equal(nf, 6 + 12 + 2 + 6);
+	assert_int_equal(nf, 6 + 12 + 2 + 7);
 	strbuf_free(&sb);
 }
 
