@@ -136,33 +136,32 @@ static int prepare_pin_dirs(const char *dir)
 	return pin_prepare(maps) ?: pin_prepare(links);
 }
 
-/*
- * Uprobe sessions came with kernel 6.12; their kfunc in the kernel's BTF is
- * the sign.  Without them zmq_getsockopt gets the classic pair.
- */
-static bool kernel_has_uprobe_sessions(void)
+/* Does the running kernel's BTF name this type?  What it names tells what it can do. */
+static bool vmlinux_defines(const char *name, int kind)
 {
 	struct btf *vmlinux = btf__load_vmlinux_btf();
 	bool found;
 
 	if (libbpf_get_error(vmlinux))
 		return false;
-	found = btf__find_by_name_kind(vmlinux, "bpf_session_is_return", BTF_KIND_FUNC) > 0;
+	found = btf__find_by_name_kind(vmlinux, name, kind) > 0;
 	btf__free(vmlinux);
 	return found;
 }
 
-/* uprobe_multi links came with 6.6; their link type in the kernel's BTF is the sign. */
+/*
+ * Uprobe sessions came with kernel 6.12, their kfunc is the sign; without
+ * them zmq_getsockopt gets the classic pair.  uprobe_multi links came with
+ * 6.6, their link type is the sign.
+ */
+static bool kernel_has_uprobe_sessions(void)
+{
+	return vmlinux_defines("bpf_session_is_return", BTF_KIND_FUNC);
+}
+
 static bool kernel_has_uprobe_multi(void)
 {
-	struct btf *vmlinux = btf__load_vmlinux_btf();
-	bool found;
-
-	if (libbpf_get_error(vmlinux))
-		return false;
-	found = btf__find_by_name_kind(vmlinux, "bpf_uprobe_multi_link", BTF_KIND_STRUCT) > 0;
-	btf__free(vmlinux);
-	return found;
+	return vmlinux_defines("bpf_uprobe_multi_link", BTF_KIND_STRUCT);
 }
 
 /*
