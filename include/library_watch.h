@@ -20,6 +20,9 @@ void library_watch_hook(struct observer *ob, struct target *t);
 /* The fd for poll(), or -1. */
 int library_watch_fd(const struct observer *ob);
 
+/* Records how many copies are left unprobed, and says so when that number grew. */
+void library_watch_count_unprobed(struct target *t, size_t unprobed);
+
 /* Takes the hooks' records and rescans the processes they name; takes the lock. */
 void library_watch_poll(struct observer *ob);
 

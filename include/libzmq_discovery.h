@@ -82,6 +82,8 @@ struct discovery_memo {
 int find_new_zmq_objects(pid_t pid, struct discovery_memo *memo, struct zmq_object *out,
 			 size_t max, size_t *beyond);
 bool discovery_memo_has(const struct discovery_memo *memo, uint64_t inode);
+/* Unsettles a file, so that the next rescan examines it again. */
+void discovery_memo_forget(struct discovery_memo *memo, uint64_t inode);
 void discovery_memo_free(struct discovery_memo *memo);
 
 /*

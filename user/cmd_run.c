@@ -74,8 +74,8 @@ static double now_seconds(void)
 
 /*
  * Sleeps in poll() until a stop signal, a process event, the payload tap's
- * ring filling up, a target's dlopen or dlclose, or the next tick.  Idle, that is one wakeup a second and
- * no work between scrapes.
+ * ring filling up, a target's dlopen or dlclose, or the next tick.  Idle,
+ * that is one wakeup a second and no work between scrapes.
  */
 static void main_loop(struct target_watch *w, int sigfd)
 {

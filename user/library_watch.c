@@ -59,7 +59,6 @@ void library_watch_hook(struct observer *ob, struct target *t)
 	struct elf_symbol sym = { .name = "_dl_debug_state" };
 	char path[PATH_MAX], host_path[PATH_MAX], buf[PATH_MAX];
 
-	t->loader_hook.fd = -1;
 	if (find_dynamic_loader(t->pid, &sym, path, sizeof(path), host_path, sizeof(host_path)))
 		return; /* static: VmLib polling is all there is, and all it needs */
 	t->loader_path = strdup(path);
@@ -69,6 +68,17 @@ void library_watch_hook(struct observer *ob, struct target *t)
 		  link_pin(ob, t, "ld-dl_debug_state", buf, sizeof(buf)), &t->loader_hook);
 }
 
+void library_watch_count_unprobed(struct target *t, size_t unprobed)
+{
+	if (unprobed > t->objs_unprobed)
+		fprintf(stderr, "zmqscope: process %d maps %zu more copies of libzmq than the %d "
+				"zmqscope probes at once; their traffic is not counted\n",
+			(int)t->pid, unprobed, ZS_MAX_OBJECTS);
+	t->objs_unprobed = unprobed;
+}
+
+static void rescan_libraries(struct observer *ob, bool hooked_only);
+
 void library_watch_poll(struct observer *ob)
 {
 	if (!ob->lib_ring)
@@ -76,7 +86,7 @@ void library_watch_poll(struct observer *ob)
 	pthread_mutex_lock(&ob->lock);
 	ring_buffer__consume(ob->lib_ring);
 	pthread_mutex_unlock(&ob->lock);
-	observer_rescan_libraries(ob);
+	rescan_libraries(ob, true);
 }
 
 /* Copies the process no longer maps: their probes go, and their places. */
@@ -123,7 +133,7 @@ static void add_objects(struct observer *ob, struct target *t, const struct zmq_
 
 static void rescan_target(struct observer *ob, struct target *t, struct zmq_object *objs)
 {
-	size_t room, beyond = 0, was_unprobed = t->objs_unprobed;
+	size_t room, beyond = 0;
 	int n;
 
 	/*
@@ -137,25 +147,20 @@ static void rescan_target(struct observer *ob, struct target *t, struct zmq_obje
 	drop_unmapped_objects(ob, t);
 	room = ZS_MAX_OBJECTS - t->nobjs;
 	if ((size_t)n > room) {
-		/* Not in the memo: looked at again once a copy goes. */
+		/* Not settled: looked at again once a copy goes. */
 		for (size_t k = room; k < (size_t)n; k++)
-			for (size_t m = 0; m < t->memo.n; m++)
-				if (t->memo.inodes[m] == objs[k].inode)
-					t->memo.inodes[m] = t->memo.inodes[--t->memo.n];
+			discovery_memo_forget(&t->memo, objs[k].inode);
 		beyond += (size_t)n - room;
 		n = (int)room;
 	}
 	add_objects(ob, t, objs, (size_t)n);
-	t->objs_unprobed = beyond;
-	if (beyond > was_unprobed)
-		fprintf(stderr, "zmqscope: process %d maps %zu more copies of libzmq than the %d "
-				"zmqscope probes at once; their traffic is not counted\n",
-			(int)t->pid, beyond, ZS_MAX_OBJECTS);
+	library_watch_count_unprobed(t, beyond);
 	if (n)
 		refine_insert_found(ob, t);
 }
 
-void observer_rescan_libraries(struct observer *ob)
+/* hooked_only: the processes whose ld.so hook fired; the tick looks at the rest. */
+static void rescan_libraries(struct observer *ob, bool hooked_only)
 {
 	struct zmq_object *objs;
 
@@ -169,7 +174,7 @@ void observer_rescan_libraries(struct observer *ob)
 		struct target *t = ob->targets[i];
 		long vmlib;
 
-		if (!t->up)
+		if (!t->up || (hooked_only && !t->libs_changed))
 			continue;
 		/* Parsing maps each tick would be the idle CPU: only when something changed. */
 		vmlib = process_vmlib_kb(t->pid);
@@ -181,4 +186,9 @@ void observer_rescan_libraries(struct observer *ob)
 	}
 	pthread_mutex_unlock(&ob->lock);
 	free(objs);
+}
+
+void observer_rescan_libraries(struct observer *ob)
+{
+	rescan_libraries(ob, false);
 }

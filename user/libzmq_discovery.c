@@ -73,6 +73,15 @@ static void memo_add(struct discovery *d, uint64_t inode)
 	m->inodes[m->n++] = inode;
 }
 
+void discovery_memo_forget(struct discovery_memo *memo, uint64_t inode)
+{
+	for (size_t i = 0; i < memo->n; i++)
+		if (memo->inodes[i] == inode) {
+			memo->inodes[i] = memo->inodes[--memo->n];
+			return;
+		}
+}
+
 void discovery_memo_free(struct discovery_memo *memo)
 {
 	free(memo->inodes);

@@ -737,7 +737,6 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 	}
 	t->pid = pid;
 	t->memo = memo;
-	t->objs_unprobed = beyond;
 	t->loader_hook.fd = -1;
 	rc = process_identity(pid, &t->start_time, t->comm, sizeof(t->comm));
 	if (rc) {
@@ -756,10 +755,7 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 		calibrate_object(ob, pid, ao, fresh);
 	}
 	free(objs);
-	if (beyond)
-		fprintf(stderr, "zmqscope: process %d maps %zu more copies of libzmq than the %d "
-				"zmqscope probes at once; their traffic is not counted\n",
-			(int)pid, beyond, ZS_MAX_OBJECTS);
+	library_watch_count_unprobed(t, beyond);
 	t->layout = merge_layouts(t);
 	/* The process must be known to the programs before the first hit. */
 	observer_tap_target_init(ob, t);

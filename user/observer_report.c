@@ -386,8 +386,8 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 		}
 		if (tg->loader_path) {
 			s->probes[p++] = (struct metrics_probe){
-				.function = "_dl_debug_state",
-				.suffix = "",
+				.function = tg->loader_hook.function,
+				.suffix = probe_kind_suffix(tg->loader_hook.kind),
 				.library = tg->loader_path,
 				.attached = probe_link_attached(&tg->loader_hook),
 			};
