@@ -25,6 +25,7 @@
 #include "privileges.h"
 #include "target_watch.h"
 #include "web_config.h"
+#include "monotonic.h"
 
 #define TICK_SECONDS 1
 
@@ -64,14 +65,6 @@ static int attach_selected(struct observer *ob, const struct zs_options *o, char
 	return 0;
 }
 
-static double now_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /*
  * Sleeps in poll() until a stop signal, a process event, the payload tap's
  * ring filling up, a target's dlopen or dlclose, or the next tick.  Idle,
@@ -79,7 +72,7 @@ static double now_seconds(void)
  */
 static void main_loop(struct target_watch *w, int sigfd)
 {
-	double next_tick = now_seconds() + TICK_SECONDS;
+	double next_tick = monotonic_seconds() + TICK_SECONDS;
 
 	for (;;) {
 		/* poll() skips entries whose fd is negative. */
@@ -89,7 +82,7 @@ static void main_loop(struct target_watch *w, int sigfd)
 			{ .fd = observer_tap_fd(w->ob), .events = POLLIN },
 			{ .fd = library_watch_fd(w->ob), .events = POLLIN },
 		};
-		double left = next_tick - now_seconds();
+		double left = next_tick - monotonic_seconds();
 		int timeout = left > 0 ? (int)(left * 1000) + 1 : 0;
 		int fast = target_watch_fast_delay_ms(w);
 		int n = poll(fds, 4, fast >= 0 && fast < timeout ? fast : timeout);
@@ -110,10 +103,10 @@ static void main_loop(struct target_watch *w, int sigfd)
 			library_watch_poll(w->ob);
 		if (fast >= 0)
 			target_watch_fast_tick(w);
-		if (now_seconds() >= next_tick) {
+		if (monotonic_seconds() >= next_tick) {
 			observer_tap_poll(w->ob);
 			target_watch_tick(w);
-			next_tick = now_seconds() + TICK_SECONDS;
+			next_tick = monotonic_seconds() + TICK_SECONDS;
 		}
 	}
 }

@@ -21,6 +21,7 @@
 #include "observer.h"
 #include "target_watch.h"
 #include "top_model.h"
+#include "monotonic.h"
 
 #define FETCH_TIMEOUT_MS 3000
 #define WATCH_TICK_SECONDS 1.0
@@ -52,14 +53,6 @@ static void on_stop_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static double now_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 static int pick_instance(struct zs_options *o, struct top_source *src)
@@ -122,7 +115,7 @@ static int attach_by_itself(struct zs_options *o, struct top_source *src)
 		if (observer_attach_pid(&src->ob, o->pids[i], err, sizeof(err)))
 			goto fail;
 	target_watch_initial_scan(&src->watch);
-	src->next_watch_tick = now_seconds() + WATCH_TICK_SECONDS;
+	src->next_watch_tick = monotonic_seconds() + WATCH_TICK_SECONDS;
 	snprintf(src->title, sizeof(src->title), "attached: %.120s", o->args_text);
 	return 0;
 fail:
@@ -150,7 +143,7 @@ static int source_sample(struct top_source *src, struct top_view *v)
 	else
 		rc = metrics_fetch(&src->listen, FETCH_TIMEOUT_MS, &text, v->error,
 				   sizeof(v->error));
-	next.time = now_seconds();
+	next.time = monotonic_seconds();
 	if (!rc) {
 		rc = top_parse(strbuf_str(&text), &next, &bad);
 		if (rc)
@@ -336,7 +329,7 @@ static bool handle_key(int ch, struct top_view *v)
 
 static void run_screen(struct top_source *src, struct top_view *v, double interval)
 {
-	double next_sample = now_seconds() + interval;
+	double next_sample = monotonic_seconds() + interval;
 
 	initscr();
 	cbreak();
@@ -350,7 +343,7 @@ static void run_screen(struct top_source *src, struct top_view *v, double interv
 			{ .fd = STDIN_FILENO, .events = POLLIN },
 			{ .fd = src->watching ? target_watch_fd(&src->watch) : -1, .events = POLLIN },
 		};
-		double now = now_seconds(), wake = next_sample;
+		double now = monotonic_seconds(), wake = next_sample;
 		bool redraw = false;
 		int ch;
 
@@ -365,7 +358,7 @@ static void run_screen(struct top_source *src, struct top_view *v, double interv
 		}
 		if (src->watching && (fds[1].revents & POLLIN))
 			target_watch_on_events(&src->watch);
-		now = now_seconds();
+		now = monotonic_seconds();
 		if (src->watching && now >= src->next_watch_tick) {
 			target_watch_tick(&src->watch);
 			src->next_watch_tick = now + WATCH_TICK_SECONDS;

@@ -13,14 +13,7 @@
 #include "proc_files.h"
 #include "socket_refine.h"
 #include "zmqscope.skel.h"
-
-static double monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "monotonic.h"
 
 static int on_lib_event(void *ctx, void *data, size_t size)
 {
@@ -115,19 +108,20 @@ static void add_objects(struct observer *ob, struct target *t, const struct zmq_
 	t->objs = grown;
 	for (size_t k = 0; k < n; k++) {
 		struct attached_object *ao = &t->objs[t->nobjs];
-		double t0 = monotonic_ms(), t1;
+		double t0 = monotonic_seconds(), t1;
 
 		memset(ao, 0, sizeof(*ao));
 		ao->id = t->next_obj_id++;
 		ao->obj = objs[k];
 		calibrate_object(ob, t->pid, ao, true);
-		t1 = monotonic_ms();
+		t1 = monotonic_seconds();
 		attach_object(ob, t, t->nobjs);
 		t->nobjs++;
 		if (ob->opts->verbose)
 			fprintf(stderr, "zmqscope: pid %d loaded %s; calibrated in %.1f ms, "
 					"attached in %.1f ms\n",
-				(int)t->pid, objs[k].path, t1 - t0, monotonic_ms() - t1);
+				(int)t->pid, objs[k].path, (t1 - t0) * 1e3,
+				(monotonic_seconds() - t1) * 1e3);
 	}
 }
 

@@ -7,13 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
+#include "monotonic.h"
 
 /* The index of the item due first, or -1. */
 static long first_due(const struct link_reaper *r)
@@ -48,7 +42,7 @@ static void *reaper_main(void *arg)
 			pthread_cond_wait(&r->wake, &r->lock);
 			continue;
 		}
-		if (!r->stopping && r->items[i].due > now_seconds()) {
+		if (!r->stopping && r->items[i].due > monotonic_seconds()) {
 			double due = r->items[i].due;
 			struct timespec ts = { .tv_sec = (time_t)due,
 					       .tv_nsec = (long)((due - (double)(time_t)due) * 1e9) };
@@ -83,7 +77,7 @@ void link_reaper_init(struct link_reaper *r)
 
 void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, double delay)
 {
-	struct reaper_item it = { .link = link, .fd = fd, .due = now_seconds() + delay };
+	struct reaper_item it = { .link = link, .fd = fd, .due = monotonic_seconds() + delay };
 
 	if (!link && fd < 0)
 		return;

@@ -14,6 +14,7 @@
 #include "observer.h"
 #include "zmqscope.h"
 #include "zmqscope.skel.h"
+#include "monotonic.h"
 
 /* Longest wait between two tries on a target whose layout is still open. */
 #define REFINE_MAX_WAIT_S 8
@@ -186,14 +187,6 @@ static void refine_target(struct observer *ob, struct target *t)
 			relabel(ob, t, &mc);
 		return;
 	}
-}
-
-static double monotonic_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 void observer_refine_layouts(struct observer *ob)

@@ -11,6 +11,7 @@
 #include "proc_events.h"
 #include "proc_files.h"
 #include "socket_refine.h"
+#include "monotonic.h"
 
 int target_watch_init(struct target_watch *w, struct observer *ob, char *err, size_t errlen)
 {
@@ -49,14 +50,6 @@ int target_watch_fd(const struct target_watch *w)
 #define FAST_WATCH_SECONDS 30.0
 #define FAST_WATCH_MS 5
 #define YOUNG_RETRY_SECONDS 0.1
-
-static double monotonic_seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static bool is_pending(const struct target_watch *w, pid_t pid)
 {
