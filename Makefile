@@ -30,7 +30,7 @@ PURE_MODULES := exposition options proc_maps elf_symbols probe_site layout_table
 PURE_MODULES += web_config
 # Parsers that sit beside /proc or netlink reads; their unit tests need no root.
 PURE_MODULES += libzmq_discovery libzmq_internals proc_events
-PURE_MODULES += wire_metrics
+PURE_MODULES += wire_metrics stop_progress
 PURE_OBJS := $(PURE_MODULES:%=$(BUILD)/user/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)

@@ -8,17 +8,19 @@ with no copies), one `zmqscope run --name TOKEN` that selects them all.
   * scrapes while detaching: the N processes are killed together and
     /metrics is scraped every 50 ms until every target is down; the
     slowest scrape is the number that matters (Prometheus gives up at 10 s);
-  * stop: SIGTERM to exit, with every link destroyed (observer_close waits
-    for the reaper), for a fresh run attached to N live processes.
+  * stop: `zmqscope stop ID`, for a fresh run attached to N live processes;
+    it returns when the daemon has exited, which is after every link is
+    destroyed (observer_close waits for the reaper).
 Writes OUT/attach_scale.md and .json, and prints the markdown.
 """
 
 import json
 import os
 import secrets
-import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 import benchlib as B
@@ -36,10 +38,14 @@ def start_idle(build, token, n):
     return procs
 
 
-def start_zmqscope(build, token, port):
+def start_zmqscope(build, token, port, runtime_dir=None):
+    env = dict(os.environ)
+    if runtime_dir:
+        env["ZMQSCOPE_RUNTIME_DIR"] = runtime_dir
     return subprocess.Popen([os.path.join(build, "zmqscope"), "run", "--name", token,
                              "--listen", f"127.0.0.1:{port}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+                            env=env)
 
 
 def targets_up(port):
@@ -84,17 +90,25 @@ def measure(build, n):
         for p in procs:
             p.kill()
             p.wait()
-    # stop with N live processes attached: every link destroyed before exit.
+    # `zmqscope stop ID` with N live processes attached: it returns once the
+    # daemon has exited, and the daemon exits once every link is destroyed.
     procs = start_idle(build, token, n)
+    runtime = tempfile.mkdtemp(prefix="zsscale-")
     try:
         port = B.H.free_port()
-        zs = start_zmqscope(build, token, port)
+        zs = start_zmqscope(build, token, port, runtime)
         wait_up(port, n, 120)
         t0 = time.monotonic()
-        zs.send_signal(signal.SIGTERM)
-        zs.wait(timeout=300)
+        stop = subprocess.run([os.path.join(build, "zmqscope"), "stop", "1"],
+                              env=dict(os.environ, ZMQSCOPE_RUNTIME_DIR=runtime),
+                              capture_output=True, text=True, timeout=600)
         row["stop_s"] = time.monotonic() - t0
+        if stop.returncode != 0:
+            raise B.BenchError(f"zmqscope stop: {stop.stderr.strip()}")
+        zs.wait(timeout=10)
+        row["stop_progress_lines"] = stop.stderr.count("is stopping:")
     finally:
+        shutil.rmtree(runtime, ignore_errors=True)
         for p in procs:
             p.kill()
             p.wait()
@@ -112,7 +126,7 @@ def main():
           f"{os.cpu_count()} CPUs. Idle processes mapping Debian's libzmq, one `--name` "
           "selector.", "",
           md_table(["processes", "attach (s)", "all down after kill (s)",
-                    "slowest scrape meanwhile (s)", "stop (s)"],
+                    "slowest scrape meanwhile (s)", "`zmqscope stop` (s)"],
                    [[r["n"], f"{r['attach_s']:.2f}", f"{r['down_s']:.2f}",
                      f"{r['worst_scrape_s']:.3f}", f"{r['stop_s']:.2f}"] for r in rows]), ""]
     text = "\n".join(md)

@@ -59,11 +59,15 @@ int instance_forget_pins(int id);
 void instance_forget_stale_args(void);
 
 /*
- * SIGTERM, then wait up to `timeout_ms` for it to exit.  0, -ESRCH when the
- * instance is not running (its pid gone, or another process's now), or
- * -errno.  Nothing is signalled unless the pid is still the instance.
+ * SIGTERM, then wait for it to exit for as long as it makes progress (its
+ * open fds reach a new low at least every `stall_ms`; stop_progress.h).
+ * `report`, if set, is told the fds left every 2 s of a long stop.  0,
+ * -ESRCH when the instance is not running (its pid gone, or another
+ * process's now), -ETIMEDOUT when it stalled, or -errno.  Nothing is
+ * signalled unless the pid is still the instance.
  */
-int instance_stop(const struct instance_info *info, int timeout_ms);
+int instance_stop(const struct instance_info *info, int stall_ms,
+		  void (*report)(const struct instance_info *info, int fds, void *arg), void *arg);
 
 /* Removes a dead instance's pid file and socket. */
 void instance_remove_stale(const struct instance_info *info);

@@ -19,7 +19,8 @@
 #include "proc_files.h"
 
 #define MAX_LISTED 256
-#define STOP_TIMEOUT_MS 10000
+/* No new low in the daemon's fds for this long, and `stop` gives up on it. */
+#define STOP_STALL_MS 10000
 
 /*
  * Pins of instances stopped earlier, whose .args this runtime directory
@@ -68,6 +69,13 @@ static struct instance_info *load_instances(int *n)
 	return list;
 }
 
+static void report_stopping(const struct instance_info *info, int fds, void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "zmqscope: instance %d (pid %d) is stopping: %d descriptors left\n",
+		info->id, (int)info->pid, fds);
+}
+
 int cmd_stop(struct zs_options *o)
 {
 	bool matched = false;
@@ -84,7 +92,7 @@ int cmd_stop(struct zs_options *o)
 		if (!o->all && strcmp(o->instance_id, id))
 			continue;
 		matched = true;
-		err = instance_stop(&list[i], STOP_TIMEOUT_MS);
+		err = instance_stop(&list[i], STOP_STALL_MS, report_stopping, NULL);
 		if (err == -ESRCH) {
 			zs_error("instance %s was not running (pid %d has exited or is another "
 				 "process now); removing what it left",
@@ -94,8 +102,15 @@ int cmd_stop(struct zs_options *o)
 			err = 0;
 		}
 		if (err) {
-			zs_error("instance %s (pid %d) did not stop: %s", id, (int)list[i].pid,
-				 strerror(-err));
+			if (err == -ETIMEDOUT)
+				zs_error("instance %s (pid %d) made no progress stopping for %d s; "
+					 "'kill -KILL %d' ends it, then 'zmqscope stop %s' "
+					 "removes its pinned probes",
+					 id, (int)list[i].pid, STOP_STALL_MS / 1000, (int)list[i].pid,
+					 id);
+			else
+				zs_error("instance %s (pid %d) did not stop: %s", id,
+					 (int)list[i].pid, strerror(-err));
 			rc = EXIT_RUNTIME;
 			continue;
 		}

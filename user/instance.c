@@ -17,8 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monotonic.h"
 #include "pinning.h"
 #include "proc_files.h"
+#include "stop_progress.h"
 
 #define MAX_INSTANCES 256
 
@@ -250,9 +252,35 @@ int instance_list(struct instance_info *out, size_t max)
 	return (int)n;
 }
 
-int instance_stop(const struct instance_info *info, int timeout_ms)
+/* Open fds of `pid`, or -errno: every probe link, program and map of a daemon is one. */
+static int count_open_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *d;
+	int n = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((d = readdir(dir)))
+		n += d->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+static long long monotonic_ms(void)
+{
+	return (long long)(monotonic_seconds() * 1000);
+}
+
+int instance_stop(const struct instance_info *info, int stall_ms,
+		  void (*report)(const struct instance_info *info, int fds, void *arg), void *arg)
 {
 	struct timespec nap = { 0, 20 * 1000 * 1000 };
+	struct stop_progress progress;
+	long long reported;
 	int pidfd, rc = 0;
 
 	if (!info->alive)
@@ -272,9 +300,13 @@ int instance_stop(const struct instance_info *info, int timeout_ms)
 		rc = errno == ESRCH ? -ESRCH : -errno;
 		goto out;
 	}
+	stop_progress_init(&progress, stall_ms, monotonic_ms());
+	reported = progress.since_ms;
 	rc = -ETIMEDOUT;
-	for (int waited = 0; waited < timeout_ms; waited += 20) {
+	for (;;) {
 		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		long long now;
+		int fds;
 
 		/* Gone, or a zombie nobody reaps yet (the pidfd is readable): it stopped. */
 		if (!is_instance(info->pid, &info->identity) ||
@@ -284,6 +316,14 @@ int instance_stop(const struct instance_info *info, int timeout_ms)
 		}
 		if (pidfd < 0)
 			nanosleep(&nap, NULL);
+		fds = count_open_fds(info->pid);
+		now = monotonic_ms();
+		if (!stop_progress_sample(&progress, fds, now))
+			break;
+		if (report && now - reported >= 2000) {
+			report(info, progress.lowest, arg);
+			reported = now;
+		}
 	}
 out:
 	if (pidfd >= 0)

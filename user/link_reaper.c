@@ -73,6 +73,9 @@ void link_reaper_init(struct link_reaper *r)
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&r->wake, &attr);
 	pthread_condattr_destroy(&attr);
+	/* A reaper only sleeps in close(): a small stack lets many wait at once. */
+	pthread_attr_init(&r->thread_attr);
+	pthread_attr_setstacksize(&r->thread_attr, 64 * 1024);
 }
 
 void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, double delay)
@@ -84,7 +87,7 @@ void link_reaper_put(struct link_reaper *r, struct bpf_link *link, int fd, doubl
 	pthread_mutex_lock(&r->lock);
 	/* A thread more while links wait and a place is free: no more than the work needs. */
 	if (!r->stopping && r->nthreads < ZS_REAPER_THREADS && r->n + 1 + r->busy > r->nthreads &&
-	    !pthread_create(&r->threads[r->nthreads], NULL, reaper_main, r))
+	    !pthread_create(&r->threads[r->nthreads], &r->thread_attr, reaper_main, r))
 		r->nthreads++;
 	r->started = r->nthreads > 0;
 	if (r->started && r->n == r->cap) {
@@ -121,4 +124,5 @@ void link_reaper_stop(struct link_reaper *r)
 	r->n = r->cap = 0;
 	pthread_cond_destroy(&r->wake);
 	pthread_mutex_destroy(&r->lock);
+	pthread_attr_destroy(&r->thread_attr);
 }
