@@ -6,10 +6,12 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 import urllib.request
 
 from harness import (BUILD, FIXTURES, PYTHON, Metrics, Process, TestFailure, Zmqscope, check,
-                     check_eq, free_port, tempdir, wait_for, zmqscope_bin)
+                     check_eq, free_port, run_zmqscope, tempdir, wait_for, zmqscope_bin,
+                     zmqscope_links)
 
 FFFD = "\ufffd"
 
@@ -431,8 +433,61 @@ def test_copies_beyond_the_limit_are_reported():
             fx.kill()
 
 
+def idle_libzmq_processes(token, n):
+    argv = [os.path.join(BUILD, "fixtures", "libzmq_copies"), f"/nonexistent/{token}", "0", "0",
+            "0"]
+    return [Process(argv, ready_prefix="READY ", stdin=subprocess.PIPE) for _ in range(n)]
+
+
+def test_many_targets_detach_without_holding_scrapes_or_stop():
+    """Defect 9: 30 targets that exit together never hold a scrape for long, and
+    `zmqscope stop` on a daemon attached to 30 returns 0 with every link gone
+    (one at a time, 600 links took minutes; stop gave up after 10 s)."""
+    n = 30
+    token = f"zsdetach{os.getpid()}"
+    check_eq(zmqscope_links(), [], "no zmqscope links before the test")
+    with tempdir() as runtime:
+        env = dict(os.environ, ZMQSCOPE_RUNTIME_DIR=runtime)
+        procs = idle_libzmq_processes(token, n)
+        zs = None
+        try:
+            zs = Zmqscope("--name", token, wait_targets=n, env=env)
+            for p in procs:
+                p.kill()
+            worst = 0.0
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                t0 = time.monotonic()
+                up = zs.metrics().total("zmqscope_target_up")
+                worst = max(worst, time.monotonic() - t0)
+                if up == 0:
+                    break
+                time.sleep(0.05)
+            print(f"    slowest scrape while {n} targets were detached: {worst:.3f} s")
+            check_eq(up, 0, "every target is down")
+            # Half Prometheus' default scrape timeout: a scrape never waits for the kernel.
+            check(worst < 5.0, f"no scrape waited on the detach ({worst:.3f} s)")
+            zs.close()
+
+            procs = idle_libzmq_processes(token, n)
+            zs = Zmqscope("--name", token, wait_targets=n, env=env)
+            check(len(zmqscope_links()) >= 17 * n, f"{n} targets' links attached")
+            t0 = time.monotonic()
+            rc, _, err = run_zmqscope("stop", "1", env=env, timeout=300)
+            print(f"    zmqscope stop with {n} targets: {time.monotonic() - t0:.2f} s")
+            check_eq(rc, 0, f"stop exit code ({err.strip()})")
+            check(not zs.process.alive(), "the daemon has exited when stop returns")
+            check_eq(zmqscope_links(), [], "links after stop")
+        finally:
+            if zs:
+                zs.close()
+            for p in procs:
+                p.kill()
+
+
 TESTS = [test_labels_are_valid_utf8_for_promtool, test_purge_spares_other_runtime_dirs,
          test_stop_never_signals_a_reused_pid, test_back_reference_name_is_refused,
          test_fd_shortage_is_reported_and_retried, test_full_targets_map_is_counted_and_logged,
          test_name_attaches_forked_children, test_brief_copies_of_libzmq_are_counted,
-         test_copies_beyond_the_limit_are_reported]
+         test_copies_beyond_the_limit_are_reported,
+         test_many_targets_detach_without_holding_scrapes_or_stop]
