@@ -268,39 +268,40 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 			       "cannot load the BPF programs (%s): the kernel needs BTF and "
 			     "uprobes; rerun with --verbose for the verifier's log",
 			     strerror(-rc));
-		zmqscope_bpf__destroy(ob->skel);
-		ob->skel = NULL;
-		return rc;
+		goto fail;
 	}
 	rc = fill_role_maps(ob);
-	if (rc)
-		errmsg(err, errlen, rc, "cannot configure the role maps: %s", strerror(-rc));
-	else if (opts->layers & ZS_LAYER_WIRE)
-		rc = wire_layer_open(&ob->wire, opts->verbose, err, errlen);
 	if (rc) {
-		zmqscope_bpf__destroy(ob->skel);
-		ob->skel = NULL;
-		return rc;
+		errmsg(err, errlen, rc, "cannot configure the role maps: %s", strerror(-rc));
+		goto fail;
+	}
+	if (opts->layers & ZS_LAYER_WIRE) {
+		rc = wire_layer_open(&ob->wire, opts->verbose, err, errlen);
+		if (rc)
+			goto fail;
 	}
 	rc = observer_tap_open(ob);
 	if (rc) {
 		errmsg(err, errlen, rc, "cannot set up the payload tap's ring buffer: %s; "
 			     "--no-lmcache-state runs without it", strerror(-rc));
-		observer_tap_close(ob);
-		zmqscope_bpf__destroy(ob->skel);
-		ob->skel = NULL;
-		return rc;
+		goto fail;
 	}
 	rc = library_watch_open(ob);
 	if (rc) {
 		errmsg(err, errlen, rc, "cannot set up the library watch's ring buffer: %s",
 		       strerror(-rc));
-		observer_tap_close(ob);
-		zmqscope_bpf__destroy(ob->skel);
-		ob->skel = NULL;
-		return rc;
+		goto fail;
 	}
 	return 0;
+fail:
+	/* Each close is a no-op for what was never opened. */
+	library_watch_close(ob);
+	observer_tap_close(ob);
+	wire_layer_close(ob->wire);
+	ob->wire = NULL;
+	zmqscope_bpf__destroy(ob->skel);
+	ob->skel = NULL;
+	return rc;
 }
 
 /* ---- attach ------------------------------------------------------------- */
