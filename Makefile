@@ -160,9 +160,17 @@ demo: deps
 	./scripts/demo.sh $(BUILD)
 
 bench: deps
-	$(MAKE) all fixtures $(BUILD)/bench/probe_cost $(BUILD)/bench/lmcache_model_bench
+	$(MAKE) all fixtures $(BUILD)/bench/probe_cost $(BUILD)/bench/lmcache_model_bench \
+		$(BUILD)/bench/send_recv_loop
 	$(BUILD)/bench/lmcache_model_bench > bench/results/lmcache-model.txt
 	./scripts/bench.sh $(BUILD)
+	/usr/bin/python3 bench/send_recv_loop.py $(BUILD) bench/results
+
+# The send/recv loop alone (bench/results/send_recv_loop.md).
+.PHONY: bench-loop
+bench-loop: deps
+	$(MAKE) all $(BUILD)/bench/send_recv_loop
+	/usr/bin/python3 bench/send_recv_loop.py $(BUILD) bench/results
 
 # Not part of `bench`: CHURN_SECONDS of controllers started and killed under
 # a --name selector, sampling zmqscope's RSS (bench/results/churn.md).
@@ -206,6 +214,10 @@ $(BUILD)/bench/tp_floor.bpf.o: bench/tp_floor.bpf.c $(BUILD)/vmlinux.h
 $(BUILD)/bench/syscall_loop: bench/syscall_loop.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/bench/send_recv_loop: bench/send_recv_loop.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lzmq
 
 $(BUILD)/bench/probe_cost: bench/probe_cost.c
 	@mkdir -p $(@D)

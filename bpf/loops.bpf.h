@@ -126,6 +126,10 @@ int BPF_UPROBE(internal_send_entry, void *sock, void *msg, int flags)
 	const void *data;
 	__u64 size;
 
+	if (th && th->call.kind == ZS_CALL_SEND_COUNTED && th->call.handle == (__u64)sock) {
+		th->call.kind = 0; /* the public send under way was counted at its entry */
+		return 0;
+	}
 	if (public_call_in_flight(th))
 		return 0;
 	t = current_target(&rx.tgid);

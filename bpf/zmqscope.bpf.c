@@ -427,8 +427,33 @@ int BPF_URETPROBE(zmq_recv_return, int rc)
 
 /* ---- send ---------------------------------------------------------------- */
 
-static __always_inline int send_entry(__u64 handle, const void *data, __u64 size, __u32 flags,
-				      __u16 kind)
+/*
+ * Kernels with uprobe sessions run one program at both ends of a call, and
+ * an entry that returns 1 skips the return trap.  The loader picks these or
+ * the entry and return pairs.
+ */
+extern bool bpf_session_is_return(void) __ksym __weak;
+
+/* What a send that went through adds; `size` was read at its entry. */
+static __always_inline void send_counted(__u32 tgid, struct zs_sock *s, __u64 size, __u32 flags)
+{
+	__sync_fetch_and_add(&s->c.frames_tx, 1);
+	__sync_fetch_and_add(&s->c.bytes_tx, size);
+	if (!(flags & ZS_ZMQ_SNDMORE)) {
+		__sync_fetch_and_add(&s->c.msgs_tx, 1);
+		/* The reply has gone out: the request is handled. */
+		end_span(tgid, s, true);
+	}
+}
+
+/*
+ * Whether the return must run.  Only a DONTWAIT send's result changes a
+ * count (EAGAIN): with `count_blocking`, a blocking send is counted here and
+ * takes no return trap.  Its rare failures (ETERM, EINTR, a REQ out of turn,
+ * ROUTER_MANDATORY's EHOSTUNREACH) are then counted as sent.
+ */
+static __always_inline bool send_begins(__u64 handle, const void *data, __u64 size, __u32 flags,
+					__u16 kind, bool count_blocking)
 {
 	struct zs_target *t;
 	struct zs_sock *s;
@@ -436,13 +461,20 @@ static __always_inline int send_entry(__u64 handle, const void *data, __u64 size
 
 	t = current_target(&tgid);
 	if (!t)
-		return 0;
+		return false;
 	s = sock_get(t, tgid, handle);
 	if (!s)
-		return 0;
+		return false;
 	settle_unresolved_frame(tgid, t, s, handle);
 	inspect_tx_frame(tgid, t, s, handle, data, size);
-	return save_call(handle, 0, size, flags, kind, 0);
+	if (count_blocking && !(flags & ZS_ZMQ_DONTWAIT)) {
+		send_counted(tgid, s, size, flags);
+		/* For socket_base_t::send's probe, which runs next: already counted. */
+		save_call(handle, 0, size, flags, ZS_CALL_SEND_COUNTED, 0);
+		return false;
+	}
+	save_call(handle, 0, size, flags, kind, 0);
+	return true;
 }
 
 static __always_inline int send_return(long rc, __u16 kind)
@@ -466,16 +498,11 @@ static __always_inline int send_return(long rc, __u16 kind)
 			__sync_fetch_and_add(&s->c.tx_errors, 1);
 		return 0;
 	}
-	__sync_fetch_and_add(&s->c.frames_tx, 1);
-	__sync_fetch_and_add(&s->c.bytes_tx, th->call.size);
-	if (!(th->call.flags & ZS_ZMQ_SNDMORE)) {
-		__sync_fetch_and_add(&s->c.msgs_tx, 1);
-		/* The reply has gone out: the request is handled. */
-		end_span(key.tgid, s, true);
-	}
+	send_counted(key.tgid, s, th->call.size, th->call.flags);
 	return 0;
 }
 
+/* Kernels before 6.12: an entry and a return probe, the return on every call. */
 SEC("uprobe")
 int BPF_UPROBE(zmq_msg_send_entry, void *msg, void *sock, int flags)
 {
@@ -483,7 +510,8 @@ int BPF_UPROBE(zmq_msg_send_entry, void *msg, void *sock, int flags)
 	__u64 size = msg_data(msg, &data);
 
 	/* Size and bytes must be read now: a sent message is moved out by return. */
-	return send_entry((__u64)sock, data, size, flags, ZS_CALL_MSG_SEND);
+	send_begins((__u64)sock, data, size, flags, ZS_CALL_MSG_SEND, false);
+	return 0;
 }
 
 SEC("uretprobe")
@@ -492,17 +520,46 @@ int BPF_URETPROBE(zmq_msg_send_return, int rc)
 	return send_return(rc, ZS_CALL_MSG_SEND);
 }
 
-/* zmq_send_const shares zmq_send's prototype and both of its programs. */
+/* zmq_send_const shares zmq_send's prototype and all of its programs. */
 SEC("uprobe")
 int BPF_UPROBE(zmq_send_entry, void *sock, const void *buf, size_t len, int flags)
 {
-	return send_entry((__u64)sock, buf, len, flags, ZS_CALL_SEND);
+	send_begins((__u64)sock, buf, len, flags, ZS_CALL_SEND, false);
+	return 0;
 }
 
 SEC("uretprobe")
 int BPF_URETPROBE(zmq_send_return, int rc)
 {
 	return send_return(rc, ZS_CALL_SEND);
+}
+
+/* zmq_msg_send(msg, sock, flags) */
+SEC("uprobe")
+int zmq_msg_send_session(struct pt_regs *ctx)
+{
+	const void *data;
+	__u64 size;
+
+	if (bpf_session_is_return())
+		return send_return((int)PT_REGS_RC(ctx), ZS_CALL_MSG_SEND);
+	size = msg_data((void *)PT_REGS_PARM1(ctx), &data);
+	return send_begins((__u64)PT_REGS_PARM2(ctx), data, size, (__u32)PT_REGS_PARM3(ctx),
+			   ZS_CALL_MSG_SEND, true)
+		       ? 0
+		       : 1;
+}
+
+/* zmq_send(sock, buf, len, flags), and zmq_send_const */
+SEC("uprobe")
+int zmq_send_session(struct pt_regs *ctx)
+{
+	if (bpf_session_is_return())
+		return send_return((int)PT_REGS_RC(ctx), ZS_CALL_SEND);
+	return send_begins((__u64)PT_REGS_PARM1(ctx), (const void *)PT_REGS_PARM2(ctx),
+			   (__u64)PT_REGS_PARM3(ctx), (__u32)PT_REGS_PARM4(ctx), ZS_CALL_SEND, true)
+		       ? 0
+		       : 1;
 }
 
 /* ---- socket options ------------------------------------------------------ */
@@ -605,12 +662,7 @@ int BPF_URETPROBE(zmq_getsockopt_return, int rc)
 	return 0;
 }
 
-/*
- * Kernels with uprobe sessions: one program at both ends; returning 1 from
- * the entry skips the return.  The loader picks this or the pair above.
- */
-extern bool bpf_session_is_return(void) __ksym __weak;
-
+/* Kernels with uprobe sessions: the entry decides whether the return runs. */
 SEC("uprobe")
 int zmq_getsockopt_session(struct pt_regs *ctx)
 {

@@ -138,6 +138,7 @@ enum zs_call_kind {
 	ZS_CALL_BIND = 7,
 	ZS_CALL_CONNECT = 8,
 	ZS_CALL_INTERNAL_RECV = 9, /* socket_base_t::recv outside any public call */
+	ZS_CALL_SEND_COUNTED = 10, /* a blocking send counted at its entry, no return probe */
 };
 
 /* Written by the loader before it attaches to a process. */

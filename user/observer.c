@@ -184,10 +184,25 @@ static void choose_link_type(struct observer *ob)
 				prog, (enum bpf_attach_type)ATTACH_TRACE_UPROBE_MULTI);
 }
 
-static void choose_getsockopt_programs(struct observer *ob)
+/* Where the kernel has uprobe sessions, the entry decides whether a call's return traps. */
+static void choose_session_programs(struct observer *ob)
 {
 	struct zmqscope_bpf *skel = ob->skel;
+	struct bpf_program *session[] = { skel->progs.zmq_msg_send_session,
+					  skel->progs.zmq_send_session };
+	struct bpf_program *pair[] = { skel->progs.zmq_msg_send_entry,
+				       skel->progs.zmq_msg_send_return, skel->progs.zmq_send_entry,
+				       skel->progs.zmq_send_return };
 
+	for (size_t i = 0; i < sizeof(session) / sizeof(session[0]); i++) {
+		if (ob->sessions)
+			bpf_program__set_expected_attach_type(session[i],
+							      ATTACH_TRACE_UPROBE_SESSION);
+		else
+			bpf_program__set_autoload(session[i], false);
+	}
+	for (size_t i = 0; ob->sessions && i < sizeof(pair) / sizeof(pair[0]); i++)
+		bpf_program__set_autoload(pair[i], false);
 	if (ob->sessions) {
 		bpf_program__set_expected_attach_type(skel->progs.zmq_getsockopt_session,
 						      ATTACH_TRACE_UPROBE_SESSION);
@@ -210,7 +225,7 @@ static int open_and_load(struct observer *ob)
 	ob->skel = zmqscope_bpf__open();
 	if (!ob->skel)
 		return -errno;
-	choose_getsockopt_programs(ob);
+	choose_session_programs(ob);
 	choose_link_type(ob);
 	/* Before 5.14 no syscall programs: pre-attach sockets and later layouts are then lost. */
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)

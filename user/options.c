@@ -332,8 +332,9 @@ static const struct argp_option attach_options[] = {
 	{ "max-sockets", OPT_MAX_SOCKETS, "N", 0,
 	  "Sockets tracked at most, over all processes (default 16384)", 2 },
 	{ "no-uprobe-sessions", OPT_NO_SESSIONS, NULL, 0,
-	  "Probe zmq_getsockopt with a uprobe+uretprobe pair even on kernels with uprobe "
-	  "sessions (costs a return trap per call; for comparisons)",
+	  "Probe zmq_getsockopt and the sends with uprobe+uretprobe pairs even on kernels "
+	  "with uprobe sessions (a return trap per call, and a blocking send's errors "
+	  "counted; for comparisons)",
 	  3 },
 	{ "layer", OPT_LAYER, "app|wire|app,wire", 0,
 	  "Where the numbers come from: libzmq's API (app, the default), ZMTP parsed from the "
