@@ -31,4 +31,10 @@ int elf_read_at(const char *path, uint64_t offset, void *buf, size_t len);
  */
 int elf_code_offset(const char *path, uint64_t vaddr, uint64_t *file_offset);
 
+/*
+ * Whether the file's dynamic symbols import (use, undefined) any of the
+ * `n` names: 1, 0, or a negative errno.
+ */
+int elf_imports_any(const char *path, const char *const *names, size_t n);
+
 #endif

@@ -85,6 +85,7 @@ struct target {
 	struct probe_link loader_hook; /* ld.so's _dl_debug_state: dlopen and dlclose */
 	char *loader_path;	       /* that ld.so, as the target names it; NULL: none */
 	bool libs_changed;	       /* the hook fired since the last rescan */
+	bool may_proxy;		       /* something it maps can start zmq_proxy (proxy_users.h) */
 	/* --handler probes: an entry and a return probe per spec */
 	struct probe_link handlers[ZS_MAX_HANDLERS * 2];
 	size_t nhandlers;

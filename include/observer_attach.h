@@ -16,8 +16,14 @@
 void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao,
 		      bool fresh);
 
-/* Every probe spec on object `obj_index`; how many links attached. */
+/*
+ * Every probe spec on object `obj_index`; how many links attached.  The
+ * internal send and receive probes only where the target may run a proxy.
+ */
 size_t attach_object(struct observer *ob, const struct target *t, size_t obj_index);
+
+/* The internal send and receive probes alone, once a target turns out to be able to run a proxy. */
+void attach_proxy_probes(struct observer *ob, const struct target *t, size_t obj_index);
 
 /*
  * `program` at `sym`, skipping what the probe site says to skip.  A pinned

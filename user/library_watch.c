@@ -14,6 +14,7 @@
 #include "socket_refine.h"
 #include "zmqscope.skel.h"
 #include "monotonic.h"
+#include "proxy_users.h"
 
 static int on_lib_event(void *ctx, void *data, size_t size)
 {
@@ -138,6 +139,16 @@ static void rescan_target(struct observer *ob, struct target *t, struct zmq_obje
 	n = find_new_zmq_objects(t->pid, &t->memo, objs, ZS_MAX_OBJECTS, &beyond);
 	if (n < 0)
 		return;
+	/* A module loaded since can start a proxy: the internal probes go on before it can. */
+	if (!t->may_proxy && process_may_run_proxy(t->pid, t)) {
+		t->may_proxy = true;
+		for (size_t o = 0; o < t->nobjs; o++)
+			attach_proxy_probes(ob, t, o);
+		if (ob->opts->verbose)
+			fprintf(stderr, "zmqscope: pid %d can now start zmq_proxy; internal send "
+					"and receive probed\n",
+				(int)t->pid);
+	}
 	drop_unmapped_objects(ob, t);
 	room = ZS_MAX_OBJECTS - t->nobjs;
 	if ((size_t)n > room) {

@@ -26,6 +26,7 @@
 #include "observer_tap.h"
 #include "wire_layer.h"
 #include "probe_specs.h"
+#include "proxy_users.h"
 #include "zmqscope.skel.h"
 #include "socket_refine.h"
 #include "library_watch.h"
@@ -411,11 +412,14 @@ const char *link_pin(struct observer *ob, const struct target *t, const char *na
 }
 
 static void attach_probe(struct observer *ob, const struct target *t,
-			 struct attached_object *ao, const struct probe_spec *spec)
+			 struct attached_object *ao, const struct probe_spec *spec, bool proxy_probes)
 {
 	const struct elf_symbol *sym = &ao->obj.syms[spec->fn];
 	char name[96], buf[PATH_MAX];
 
+	/* libzmq's internal send and receive: only what a proxy moves needs them. */
+	if ((spec->fn == ZS_FN_INTERNAL_SEND || spec->fn == ZS_FN_INTERNAL_RECV) != proxy_probes)
+		return;
 	if (!sym->found || ao->nprobes == ZS_MAX_PROBES ||
 	    (spec->when == PROBE_WITH_SESSIONS && !ob->sessions) ||
 	    (spec->when == PROBE_WITHOUT_SESSIONS && ob->sessions))
@@ -702,10 +706,20 @@ size_t attach_object(struct observer *ob, const struct target *t, size_t obj_ind
 	size_t attached = 0;
 
 	for (size_t s = 0; s < probe_spec_count; s++)
-		attach_probe(ob, t, ao, &probe_specs[s]);
+		attach_probe(ob, t, ao, &probe_specs[s], false);
+	if (t->may_proxy)
+		attach_proxy_probes(ob, t, obj_index);
 	for (size_t p = 0; p < ao->nprobes; p++)
 		attached += probe_link_attached(&ao->probes[p]);
 	return attached;
+}
+
+void attach_proxy_probes(struct observer *ob, const struct target *t, size_t obj_index)
+{
+	struct attached_object *ao = (struct attached_object *)&t->objs[obj_index];
+
+	for (size_t s = 0; s < probe_spec_count; s++)
+		attach_probe(ob, t, ao, &probe_specs[s], true);
 }
 
 void calibrate_object(const struct observer *ob, pid_t pid, struct attached_object *ao,
@@ -788,6 +802,7 @@ static int attach_pid(struct observer *ob, pid_t pid, bool fresh, char *err, siz
 		return errmsg(err, errlen, rc, "cannot register process %d in the BPF map: %s", (int)pid,
 			    strerror(-rc));
 	}
+	t->may_proxy = app && process_may_run_proxy(pid, t);
 	for (size_t i = 0; app && i < t->nobjs; i++)
 		attached += attach_object(ob, t, i);
 	if (app && !attached) {

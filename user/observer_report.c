@@ -568,6 +568,7 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 		json_kv_bool(&w, "up", tg->up);
 		json_kv_int(&w, "libzmq_copies_unprobed", (int64_t)tg->objs_unprobed);
 		json_kv_bool(&w, "library_hook", probe_link_attached(&tg->loader_hook));
+		json_kv_bool(&w, "proxy_probes", tg->may_proxy);
 		json_key(&w, "libraries");
 		json_array_begin(&w);
 		for (size_t o = 0; o < tg->nobjs; o++) {
@@ -730,6 +731,10 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 			      : probe_link_attached(&tg->loader_hook)
 				      ? "ld.so _dl_debug_state probed (dlopen, dlclose at once)"
 				      : "ld.so probe failed; VmLib polled once a second");
+		strbuf_printf(out, "    proxy traffic: %s\n",
+			      tg->may_proxy ? "libzmq's internal send and receive probed"
+					    : "not probed: nothing mapped imports zmq_proxy, "
+					      "zmq_proxy_steerable or zmq_device");
 		for (size_t i = 0; i < tg->nhandlers; i++) {
 			const struct probe_link *pl = &tg->handlers[i];
 

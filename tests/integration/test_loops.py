@@ -343,6 +343,38 @@ def proxy_places(pid):
     return {}
 
 
+def target_status(pid):
+    rc, out, _ = run_zmqscope("status", "--json")
+    check_eq(rc, 0, "status exit code")
+    for inst in json.loads(out):
+        for t in inst["status"]["targets"]:
+            if t["pid"] == pid:
+                return t
+    raise TestFailure(f"no target {pid} in status")
+
+
+def test_internal_probes_only_where_a_proxy_can_start():
+    """libzmq's internal send/recv probes trap on every message: they go only on a
+    process that maps something importing zmq_proxy, zmq_proxy_steerable or zmq_device."""
+    internal = {"socket_base_t::send", "socket_base_t::recv"}
+    for make, may, what in ((lambda: CPollServer(0), False, "a C zmq_poll server"),
+                            (ProxyServer, True, "a C proxy server"),
+                            (lambda: tornado_server(0), True, "pyzmq, whose _device imports "
+                             "zmq_proxy")):
+        server = make()
+        zs = None
+        try:
+            zs = Zmqscope("--pid", str(server.pid))
+            t = target_status(server.pid)
+            functions = {p["function"] for lib in t["libraries"] for p in lib["probes"]}
+            check_eq(t["proxy_probes"], may, f"{what}: proxy probes")
+            check_eq(internal <= functions, may, f"{what}: internal probes attached")
+        finally:
+            if zs:
+                zs.close()
+            server.close()
+
+
 def test_proxy_started_before_attach():
     """zmq_proxy already running when zmqscope attaches: counted through libzmq's internals."""
     server = ProxyServer()
@@ -534,7 +566,7 @@ def test_jupyter_kernel_shell_and_heartbeat():
         kernel.close()
 
 
-TESTS = [test_c_zmq_poll_server, test_tornado_zmqstream_server, test_czmq_zloop_server,
+TESTS = [test_internal_probes_only_where_a_proxy_can_start, test_c_zmq_poll_server, test_tornado_zmqstream_server, test_czmq_zloop_server,
          test_node_zeromq_server, test_proxy_started_before_attach,
          test_proxy_with_capture_started_after_attach, test_zmq_device_counts,
          test_jupyter_kernel_shell_and_heartbeat]

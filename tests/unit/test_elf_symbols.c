@@ -186,6 +186,20 @@ static void test_data_and_undefined_symbols_not_reported(void **state)
 	assert_false(q[2].found);
 }
 
+static void test_imports_are_undefined_uses_only(void **state)
+{
+	const char *puts_or_proxy[] = { "zmq_proxy", "puts" };
+	const char *defined[] = { "zmq_msg_recv", "other_function" };
+	const char *absent[] = { "zmq_proxy", "zmq_device" };
+
+	(void)state;
+	/* calls_puts uses puts from libc: an import; what the library defines is not. */
+	assert_int_equal(elf_imports_any(lib, puts_or_proxy, 2), 1);
+	assert_int_equal(elf_imports_any(lib, defined, 2), 0);
+	assert_int_equal(elf_imports_any(lib, absent, 2), 0);
+	assert_int_equal(elf_imports_any("/nonexistent/lib.so", absent, 2), -ENOENT);
+}
+
 static void test_ifunc_is_a_function(void **state)
 {
 	struct elf_symbol q[] = { { .name = "ifunc_fn" } };
@@ -267,6 +281,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_finds_functions_in_shared_object),
 		cmocka_unit_test(test_data_and_undefined_symbols_not_reported),
+		cmocka_unit_test(test_imports_are_undefined_uses_only),
 		cmocka_unit_test(test_ifunc_is_a_function),
 		cmocka_unit_test(test_local_function_only_in_symtab),
 		cmocka_unit_test(test_non_pie_executable_offsets),
