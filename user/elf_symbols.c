@@ -64,24 +64,34 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, GElf_Shdr *sh, struct elf_symbol
 	}
 }
 
+/* `path` as an ELF object: 0 with *fd and *elf set (close both), or a negative errno. */
+static int open_elf(const char *path, int *fd, Elf **elf)
+{
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -ENOEXEC;
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return -errno;
+	*elf = elf_begin(*fd, ELF_C_READ_MMAP, NULL);
+	if (*elf && elf_kind(*elf) == ELF_K_ELF)
+		return 0;
+	if (*elf)
+		elf_end(*elf);
+	close(*fd);
+	return -ENOEXEC;
+}
+
 int elf_find_symbols(const char *path, struct elf_symbol *syms, size_t n)
 {
 	Elf_Scn *scn = NULL;
-	Elf *elf = NULL;
+	Elf *elf;
 	int fd, found = 0, rc;
 
 	for (size_t q = 0; q < n; q++)
 		syms[q].found = false;
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		rc = -ENOEXEC;
-		goto out;
-	}
+	rc = open_elf(path, &fd, &elf);
+	if (rc)
+		return rc;
 	/* .dynsym first: it survives stripping, and .symtab only adds locals. */
 	for (int pass = 0; pass < 2 && (size_t)found < n; pass++) {
 		Elf32_Word want = pass == 0 ? SHT_DYNSYM : SHT_SYMTAB;
@@ -94,12 +104,9 @@ int elf_find_symbols(const char *path, struct elf_symbol *syms, size_t n)
 				scan_symtab(elf, scn, &sh, syms, n, &found);
 		}
 	}
-	rc = found;
-out:
-	if (elf)
-		elf_end(elf);
+	elf_end(elf);
 	close(fd);
-	return rc;
+	return found;
 }
 
 int elf_read_at(const char *path, uint64_t offset, void *buf, size_t len)
@@ -119,17 +126,15 @@ int elf_read_at(const char *path, uint64_t offset, void *buf, size_t len)
 int elf_code_offset(const char *path, uint64_t vaddr, uint64_t *file_offset)
 {
 	Elf_Scn *scn = NULL;
-	Elf *elf = NULL;
 	size_t shstrndx;
-	int fd, rc = -ENOENT;
+	Elf *elf;
+	int fd, rc;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx)) {
+	rc = open_elf(path, &fd, &elf);
+	if (rc)
+		return rc;
+	rc = -ENOENT;
+	if (elf_getshdrstrndx(elf, &shstrndx)) {
 		rc = -ENOEXEC;
 		goto out;
 	}
@@ -149,8 +154,7 @@ int elf_code_offset(const char *path, uint64_t vaddr, uint64_t *file_offset)
 		break;
 	}
 out:
-	if (elf)
-		elf_end(elf);
+	elf_end(elf);
 	close(fd);
 	return rc;
 }
@@ -158,19 +162,12 @@ out:
 int elf_imports_any(const char *path, const char *const *names, size_t n)
 {
 	Elf_Scn *scn = NULL;
-	Elf *elf = NULL;
-	int fd, rc = 0;
+	Elf *elf;
+	int fd, rc;
 
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -ENOEXEC;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		rc = -ENOEXEC;
-		goto out;
-	}
+	rc = open_elf(path, &fd, &elf);
+	if (rc)
+		return rc;
 	while (!rc && (scn = elf_nextscn(elf, scn))) {
 		Elf_Data *data;
 		GElf_Shdr sh;
@@ -191,9 +188,7 @@ int elf_imports_any(const char *path, const char *const *names, size_t n)
 				rc = !strcmp(name, names[q]);
 		}
 	}
-out:
-	if (elf)
-		elf_end(elf);
+	elf_end(elf);
 	close(fd);
 	return rc;
 }

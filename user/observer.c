@@ -243,6 +243,17 @@ static int open_and_load(struct observer *ob)
 	return rc < 0 ? rc : rc ? -errno : 0;
 }
 
+/* The rings, the wire layer and the BPF object; each close is a no-op for what never opened. */
+static void close_loaded_parts(struct observer *ob)
+{
+	library_watch_close(ob);
+	observer_tap_close(ob);
+	wire_layer_close(ob->wire);
+	ob->wire = NULL;
+	zmqscope_bpf__destroy(ob->skel);
+	ob->skel = NULL;
+}
+
 int observer_open(struct observer *ob, const struct zs_options *opts, char *err, size_t errlen)
 {
 	int rc;
@@ -310,13 +321,7 @@ int observer_open(struct observer *ob, const struct zs_options *opts, char *err,
 	}
 	return 0;
 fail:
-	/* Each close is a no-op for what was never opened. */
-	library_watch_close(ob);
-	observer_tap_close(ob);
-	wire_layer_close(ob->wire);
-	ob->wire = NULL;
-	zmqscope_bpf__destroy(ob->skel);
-	ob->skel = NULL;
+	close_loaded_parts(ob);
 	return rc;
 }
 
@@ -949,11 +954,6 @@ void observer_close(struct observer *ob)
 	ob->ntargets = 0;
 	/* `stop` reports the probes gone only once they are. */
 	link_reaper_stop(&ob->reaper);
-	observer_tap_close(ob);
-	library_watch_close(ob);
-	wire_layer_close(ob->wire);
-	ob->wire = NULL;
-	zmqscope_bpf__destroy(ob->skel);
-	ob->skel = NULL;
+	close_loaded_parts(ob);
 	pthread_mutex_destroy(&ob->lock);
 }

@@ -333,16 +333,6 @@ def check_proxy_counts(zs, pid, truth, capture=False):
     check_eq(m.total("zmqscope_socket_active_handlers", pid=pid), 0, "active at quiescence")
 
 
-def proxy_places(pid):
-    rc, out, _ = run_zmqscope("status", "--json")
-    check_eq(rc, 0, "status exit code")
-    for inst in json.loads(out):
-        for t in inst["status"]["targets"]:
-            if t["pid"] == pid:
-                return {s["type"]: s["proxy"] for s in t["sockets"]}
-    return {}
-
-
 def target_status(pid):
     rc, out, _ = run_zmqscope("status", "--json")
     check_eq(rc, 0, "status exit code")
@@ -351,6 +341,10 @@ def target_status(pid):
             if t["pid"] == pid:
                 return t
     raise TestFailure(f"no target {pid} in status")
+
+
+def proxy_places(pid):
+    return {s["type"]: s["proxy"] for s in target_status(pid)["sockets"]}
 
 
 def test_internal_probes_only_where_a_proxy_can_start():
