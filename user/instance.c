@@ -308,9 +308,13 @@ int instance_stop(const struct instance_info *info, int stall_ms,
 		long long now;
 		int fds;
 
-		/* Gone, or a zombie nobody reaps yet (the pidfd is readable): it stopped. */
-		if (!is_instance(info->pid, &info->identity) ||
-		    (pidfd >= 0 && poll(&p, 1, 20) > 0)) {
+		/*
+		 * With a pidfd, only its readability means stopped: an exiting
+		 * process loses /proc/PID/exe when its mm goes, well before the
+		 * kernel has closed its links, so the identity check would call
+		 * it gone too early.
+		 */
+		if (pidfd >= 0 ? poll(&p, 1, 20) > 0 : !is_instance(info->pid, &info->identity)) {
 			rc = 0;
 			break;
 		}
