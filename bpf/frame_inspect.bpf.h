@@ -53,7 +53,8 @@ static __always_inline bool frame_type_name(const void *data, __u64 size, struct
 	asm volatile("" : "+r"(len));
 	if (len > ZS_MSGTYPE_PREFIX || bpf_probe_read_user(l->prefix, len, data))
 		return false;
-	bpf_loop(len, msgtype_loop_step, l, 0);
+	if (!zs_msgtype_fixmap(&l->st, l->prefix, len))
+		bpf_loop(len, msgtype_loop_step, l, 0);
 	return zs_msgtype_result(&l->st) > 0;
 }
 

@@ -198,13 +198,12 @@ static __always_inline void internal_recv_return(int rc)
 	if (!s)
 		return;
 	msg = (const char *)th->call.ptr;
-	size = msg_data(msg, &data);
+	size = msg_data_flags(msg, &data, &flags);
 	__sync_fetch_and_add(&s->c.frames_rx, 1);
 	__sync_fetch_and_add(&s->c.bytes_rx, size);
 	inspect_rx_frame(key.tgid, t, s, key.handle, data, size, true);
 	s->cur_frames++;
 	th->proxy_rx = key.handle;
-	bpf_probe_read_user(&flags, 1, msg + ZS_MSG_FLAGS_OFF);
 	if (!(flags & ZS_MSG_FLAG_MORE))
 		complete_message(key.tgid, t, s, th, bpf_ktime_get_ns(), key.handle);
 }

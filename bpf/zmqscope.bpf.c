@@ -265,38 +265,54 @@ static __always_inline struct zs_thread *current_thread(bool create)
 
 #include "frame_inspect.bpf.h"
 
-/* Where a zmq_msg_t keeps its bytes: inline, or behind a content pointer. */
-static __always_inline __u64 msg_data(const char *msg, const void **data)
+/*
+ * Where a zmq_msg_t keeps its bytes (inline, or behind a content pointer),
+ * and its flags.  The type, flags and inline fields all sit in the first
+ * ZS_MSG_HEAD bytes, so they come in one user read rather than one each:
+ * on a receive's return each read is a cache miss right after the trap.
+ */
+#define ZS_MSG_HEAD 48
+
+static __always_inline __u64 msg_data_flags(const char *msg, const void **data, __u8 *flags)
 {
-	const char *content = NULL;
-	__u64 size = 0;
-	__u8 type = 0;
+	struct {
+		const void *data;
+		__u64 size;
+	} content = {};
+	unsigned char m[ZS_MSG_HEAD];
+	const char *cptr;
+	__u64 size;
 
 	*data = NULL;
-	bpf_probe_read_user(&type, 1, msg + ZS_MSG_TYPE_OFF);
-	switch (type) {
-	case ZS_MSG_VSM: {
-		__u8 vsm = 0;
-
-		bpf_probe_read_user(&vsm, 1, msg + ZS_MSG_VSM_SIZE_OFF);
+	*flags = 0;
+	if (bpf_probe_read_user(m, sizeof(m), msg))
+		return 0;
+	*flags = m[ZS_MSG_FLAGS_OFF];
+	switch (m[ZS_MSG_TYPE_OFF]) {
+	case ZS_MSG_VSM:
 		*data = msg + ZS_MSG_VSM_DATA_OFF;
-		return vsm;
-	}
+		return m[ZS_MSG_VSM_SIZE_OFF];
 	case ZS_MSG_LMSG:
 	case ZS_MSG_ZCLMSG:
-		if (bpf_probe_read_user(&content, sizeof(content), msg + ZS_MSG_CONTENT_OFF) ||
-		    !content)
+		__builtin_memcpy(&cptr, m + ZS_MSG_CONTENT_OFF, sizeof(cptr));
+		if (!cptr || bpf_probe_read_user(&content, sizeof(content), cptr))
 			return 0;
-		bpf_probe_read_user((void *)data, sizeof(*data), content);
-		bpf_probe_read_user(&size, sizeof(size), content + sizeof(void *));
-		return size;
+		*data = content.data;
+		return content.size;
 	case ZS_MSG_CMSG:
-		bpf_probe_read_user((void *)data, sizeof(*data), msg + ZS_MSG_CMSG_DATA_OFF);
-		bpf_probe_read_user(&size, sizeof(size), msg + ZS_MSG_CMSG_SIZE_OFF);
+		__builtin_memcpy((void *)data, m + ZS_MSG_CMSG_DATA_OFF, sizeof(*data));
+		__builtin_memcpy(&size, m + ZS_MSG_CMSG_SIZE_OFF, sizeof(size));
 		return size;
 	default:
 		return 0;
 	}
+}
+
+static __always_inline __u64 msg_data(const char *msg, const void **data)
+{
+	__u8 flags;
+
+	return msg_data_flags(msg, data, &flags);
 }
 
 /* ---- per-thread calls ---------------------------------------------------- */
@@ -382,10 +398,9 @@ static __always_inline int recv_return(long rc, __u16 kind)
 	if (kind == ZS_CALL_MSG_RECV) {
 		const char *msg = (const char *)th->call.ptr;
 
-		size = msg_data(msg, &data);
+		size = msg_data_flags(msg, &data, &flags);
 		inspect_rx_frame(key.tgid, t, s, key.handle, data, size, true);
 		s->cur_frames++;
-		bpf_probe_read_user(&flags, 1, msg + ZS_MSG_FLAGS_OFF);
 		if (!(flags & ZS_MSG_FLAG_MORE))
 			complete_message(key.tgid, t, s, th, bpf_ktime_get_ns(), key.handle);
 	} else {

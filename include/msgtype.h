@@ -230,6 +230,43 @@ static __always_inline __u32 zs_msgtype_step(struct zs_msgtype_state *st, unsign
 	}
 }
 
+/*
+ * The shape msgspec writes for almost every tagged message: a fixmap whose
+ * first key is the fixstr "type" and whose value is a fixstr.  It is settled
+ * here, straight from the bytes, with the outcome the byte machine would
+ * reach: on the BPF side that saves a bpf_loop callback per byte, on every
+ * message received.  Returns 1 when settled (st is DONE or FAIL), 0 when the
+ * bytes are of another shape, for the byte machine to run from the start.
+ */
+static __always_inline int zs_msgtype_fixmap(struct zs_msgtype_state *st,
+					     const unsigned char *b, __u32 len)
+{
+	__u32 n;
+
+	if (len < 7 || (b[0] & 0xf0) != 0x80 || !(b[0] & 0x0f) || b[1] != 0xa4 ||
+	    b[2] != 't' || b[3] != 'y' || b[4] != 'p' || b[5] != 'e' || (b[6] & 0xe0) != 0xa0)
+		return 0;
+	n = b[6] & 0x1f;
+	if (n == 0) {
+		zs_mt_fail(st);
+		return 1;
+	}
+	if (7 + n > len)
+		return 0; /* cut short: the machine says so */
+	for (__u32 i = 0; i < ZS_MSG_TYPE_LEN - 1; i++) {
+		if (i >= n)
+			break;
+		if (!zs_mt_name_char(b[7 + i])) {
+			zs_mt_fail(st);
+			return 1;
+		}
+		st->name[i] = (char)b[7 + i];
+	}
+	st->len = n;
+	st->state = ZS_MT_DONE;
+	return 1;
+}
+
 /* After the last step: the name's length (its text NUL-terminated), or 0. */
 static __always_inline int zs_msgtype_result(struct zs_msgtype_state *st)
 {
@@ -248,9 +285,10 @@ static inline int zs_msgtype_parse(const unsigned char *buf, unsigned len, char 
 
 	if (len > ZS_MSGTYPE_PREFIX)
 		len = ZS_MSGTYPE_PREFIX;
-	for (unsigned i = 0; i < len; i++)
-		if (zs_msgtype_step(&st, buf[i]))
-			break;
+	if (!zs_msgtype_fixmap(&st, buf, len))
+		for (unsigned i = 0; i < len; i++)
+			if (zs_msgtype_step(&st, buf[i]))
+				break;
 	n = zs_msgtype_result(&st);
 	for (int i = 0; i < n; i++)
 		name[i] = st.name[i];

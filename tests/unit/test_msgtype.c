@@ -629,6 +629,88 @@ static void test_step_machine_like_bpf(void **state)
 	}
 }
 
+/* The byte machine alone, as before the fixmap shortcut: the reference. */
+static int parse_by_steps(const unsigned char *buf, unsigned len, char name[ZS_MSG_TYPE_LEN])
+{
+	struct zs_msgtype_state st;
+	int n;
+
+	memset(&st, 0, sizeof(st));
+	if (len > ZS_MSGTYPE_PREFIX)
+		len = ZS_MSGTYPE_PREFIX;
+	for (unsigned i = 0; i < len; i++)
+		if (zs_msgtype_step(&st, buf[i]))
+			break;
+	n = zs_msgtype_result(&st);
+	memset(name, 0, ZS_MSG_TYPE_LEN);
+	memcpy(name, st.name, (size_t)n);
+	return n;
+}
+
+/*
+ * zs_msgtype_fixmap() settles the common shape without the byte loop.  It
+ * must agree with the machine on every input: each byte of fixmap-shaped
+ * seeds (a 31-byte name, a name at every length, a bad character) set to
+ * each of its 256 values, and each truncation.
+ */
+static void test_fixmap_shortcut_agrees_with_byte_machine(void **state)
+{
+	unsigned char seeds[40][48];
+	size_t nseeds = 0, lens[40];
+	long agreed = 0;
+
+	(void)state;
+	for (int n = 0; n <= 31; n++) {
+		unsigned char *b = seeds[nseeds];
+
+		memcpy(b, "\x82\xa4type", 6);
+		b[6] = (unsigned char)(0xa0 | n);
+		for (int i = 0; i < n; i++)
+			b[7 + i] = (unsigned char)("KVAdmitMsg_.:-0123456789abcdefg"[i]);
+		b[7 + n] = 0xa1;
+		lens[nseeds++] = (size_t)n + 8;
+	}
+	memcpy(seeds[nseeds], "\x81\xa4type\xa4" "Ab c", 11);
+	lens[nseeds++] = 11;
+	for (size_t k = 0; k < nseeds; k++) {
+		for (size_t cut = 0; cut <= lens[k]; cut++) {
+			char fast[ZS_MSG_TYPE_LEN] = { 0 }, slow[ZS_MSG_TYPE_LEN];
+
+			assert_int_equal(zs_msgtype_parse(seeds[k], (unsigned)cut, fast),
+					 parse_by_steps(seeds[k], (unsigned)cut, slow));
+			assert_string_equal(fast, slow);
+			agreed++;
+		}
+		for (size_t pos = 0; pos < lens[k]; pos++) {
+			for (int v = 0; v < 256; v++) {
+				unsigned char b[48];
+				char fast[ZS_MSG_TYPE_LEN] = { 0 }, slow[ZS_MSG_TYPE_LEN];
+				int nf, ns;
+
+				memcpy(b, seeds[k], lens[k]);
+				b[pos] = (unsigned char)v;
+				nf = zs_msgtype_parse(b, (unsigned)lens[k], fast);
+				ns = parse_by_steps(b, (unsigned)lens[k], slow);
+				if (nf != ns || strcmp(fast, slow))
+					fail_msg("seed %zu, byte %zu = 0x%02x: shortcut %d '%s', machine %d '%s'",
+						 k, pos, v, nf, fast, ns, slow);
+				agreed++;
+			}
+		}
+	}
+	/* 33 seeds, each cut at every length and each byte set to every value. */
+	assert_true(agreed > 100000);
+	{
+		char name[ZS_MSG_TYPE_LEN];
+
+		assert_int_equal(zs_msgtype_parse(seeds[10], (unsigned)lens[10], name), 10);
+		assert_string_equal(name, "KVAdmitMsg");
+		assert_int_equal(zs_msgtype_parse(seeds[31], (unsigned)lens[31], name), 31);
+		assert_int_equal(zs_msgtype_parse(seeds[0], (unsigned)lens[0], name), 0);
+		assert_int_equal(zs_msgtype_parse(seeds[32], (unsigned)lens[32], name), 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -646,6 +728,7 @@ int main(void)
 		cmocka_unit_test(test_failure_clears_name),
 		cmocka_unit_test(test_determinism),
 		cmocka_unit_test(test_step_machine_like_bpf),
+		cmocka_unit_test(test_fixmap_shortcut_agrees_with_byte_machine),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
