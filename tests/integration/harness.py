@@ -173,18 +173,26 @@ class Controller:
 
     def __init__(self, delays=None, instrument=True, labels=None, python=PYTHON, cwd=None,
                  script=None):
-        self.metrics_port = free_port()
-        argv = [python, script or os.path.join(FIXTURES, "controller.py"),
-                "--pull", "tcp://127.0.0.1:0", "--reply", "tcp://127.0.0.1:0",
-                "--heartbeat", "tcp://127.0.0.1:0", "--metrics-port", str(self.metrics_port),
-                "--control-port", "0"]
-        if not instrument:
-            argv.append("--no-instrument")
+        extra = [] if instrument else ["--no-instrument"]
         for t, ms in (delays or {}).items():
-            argv += ["--delay", f"{t}={ms}"]
+            extra += ["--delay", f"{t}={ms}"]
         for k, v in (labels or {}).items():
-            argv += ["--label", f"{k}={v}"]
-        self.process = Process(argv, ready_prefix="READY ", cwd=cwd)
+            extra += ["--label", f"{k}={v}"]
+        # free_port() gives the port back before the controller binds it, and
+        # the controller's own tcp://127.0.0.1:0 sockets (or any connection's
+        # ephemeral port) can take it meanwhile: pick another and start again.
+        for attempt in range(3):
+            self.metrics_port = free_port()
+            argv = [python, script or os.path.join(FIXTURES, "controller.py"),
+                    "--pull", "tcp://127.0.0.1:0", "--reply", "tcp://127.0.0.1:0",
+                    "--heartbeat", "tcp://127.0.0.1:0", "--metrics-port",
+                    str(self.metrics_port), "--control-port", "0"] + extra
+            try:
+                self.process = Process(argv, ready_prefix="READY ", cwd=cwd)
+                break
+            except TestFailure as e:
+                if attempt == 2 or "Address already in use" not in str(e):
+                    raise
         self.info = json.loads(self.process.ready)
         self.pid = self.info["pid"]
         self.pull = self.info["pull"]
