@@ -577,7 +577,7 @@ static __always_inline void parse_iov(struct zs_wire_conn *c, __u32 dir, __u64 i
 	}
 }
 
-static __always_inline int on_exit(long ret)
+static __always_inline int on_exit(long id, long ret)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32;
@@ -588,7 +588,11 @@ static __always_inline int on_exit(long ret)
 	__u32 dir;
 	__u16 op;
 
-	if (!is_target(tgid))
+	/*
+	 * Most of a target's syscalls (epoll_wait, futex, poll) move no
+	 * stream: the number settles them before any map is touched.
+	 */
+	if (!is_target(tgid) || !op_of(id))
 		return 0;
 	call = bpf_map_lookup_elem(&wire_calls, &pid_tgid);
 	if (!call)
@@ -644,10 +648,11 @@ int BPF_PROG(wire_enter_btf, struct pt_regs *regs, long id)
 	return on_enter(regs, id);
 }
 
+/* sys_exit is given no number: the syscall's own orig_ax (x86-64) holds it. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(wire_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret);
+	return on_exit((long)regs->orig_ax, ret);
 }
 
 SEC("raw_tp/sys_enter")
@@ -659,5 +664,5 @@ int BPF_PROG(wire_enter_raw, struct pt_regs *regs, long id)
 SEC("raw_tp/sys_exit")
 int BPF_PROG(wire_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret);
+	return on_exit((long)BPF_CORE_READ(regs, orig_ax), ret);
 }
