@@ -8,6 +8,7 @@ root against real BPF; nothing is mocked.
 import contextlib
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -57,10 +58,44 @@ def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     raise TestFailure(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def _fixed_port_range():
+    """Ports the kernel never picks for bind(0) or connect(): below the ephemeral range."""
+    lo = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    return (10000, lo - 1) if lo > 11000 else (1025, lo - 1)
+
+
+_FIXED_PORTS = _fixed_port_range()
+_port_rng = random.Random(os.getpid())
+_ports_given = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing holds, from outside the ephemeral range.
+
+    A port that bind(0) picked is handed back before the fixture binds it,
+    and meanwhile a tcp://127.0.0.1:0 bind or an outgoing connection can be
+    given the same number ("Address already in use", seen in CI). Ports
+    below the ephemeral range are never handed out that way; none is given
+    twice in one run.
+    """
+    lo, hi = _FIXED_PORTS
+    for _ in range(500):
+        port = _port_rng.randint(lo, hi)
+        if port in _ports_given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _ports_given.add(port)
+        return port
+    raise TestFailure("no free TCP port below the ephemeral range")
 
 
 def http_get(url, timeout=5.0):
@@ -173,26 +208,18 @@ class Controller:
 
     def __init__(self, delays=None, instrument=True, labels=None, python=PYTHON, cwd=None,
                  script=None):
-        extra = [] if instrument else ["--no-instrument"]
+        self.metrics_port = free_port()
+        argv = [python, script or os.path.join(FIXTURES, "controller.py"),
+                "--pull", "tcp://127.0.0.1:0", "--reply", "tcp://127.0.0.1:0",
+                "--heartbeat", "tcp://127.0.0.1:0", "--metrics-port", str(self.metrics_port),
+                "--control-port", "0"]
+        if not instrument:
+            argv.append("--no-instrument")
         for t, ms in (delays or {}).items():
-            extra += ["--delay", f"{t}={ms}"]
+            argv += ["--delay", f"{t}={ms}"]
         for k, v in (labels or {}).items():
-            extra += ["--label", f"{k}={v}"]
-        # free_port() gives the port back before the controller binds it, and
-        # the controller's own tcp://127.0.0.1:0 sockets (or any connection's
-        # ephemeral port) can take it meanwhile: pick another and start again.
-        for attempt in range(3):
-            self.metrics_port = free_port()
-            argv = [python, script or os.path.join(FIXTURES, "controller.py"),
-                    "--pull", "tcp://127.0.0.1:0", "--reply", "tcp://127.0.0.1:0",
-                    "--heartbeat", "tcp://127.0.0.1:0", "--metrics-port",
-                    str(self.metrics_port), "--control-port", "0"] + extra
-            try:
-                self.process = Process(argv, ready_prefix="READY ", cwd=cwd)
-                break
-            except TestFailure as e:
-                if attempt == 2 or "Address already in use" not in str(e):
-                    raise
+            argv += ["--label", f"{k}={v}"]
+        self.process = Process(argv, ready_prefix="READY ", cwd=cwd)
         self.info = json.loads(self.process.ready)
         self.pid = self.info["pid"]
         self.pull = self.info["pull"]
