@@ -102,8 +102,15 @@ static void drop_unmapped_objects(struct observer *ob, struct target *t)
 static void add_objects(struct observer *ob, struct target *t, const struct zmq_object *objs,
 			size_t n)
 {
-	struct attached_object *grown = realloc(t->objs, (t->nobjs + n) * sizeof(*grown));
+	struct attached_object *grown;
 
+	/*
+	 * realloc(p, 0) frees p and returns NULL: with every copy unloaded and
+	 * nothing new, that left t->objs dangling for target_release_memory.
+	 */
+	if (!n)
+		return;
+	grown = realloc(t->objs, (t->nobjs + n) * sizeof(*grown));
 	if (!grown)
 		return;
 	t->objs = grown;
