@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -129,6 +130,15 @@ static int serve(struct zs_options *o, int ready_fd)
 	sigset_t stop_signals;
 	struct rlimit nofile;
 	int rc = EXIT_RUNTIME, sigfd = -1, http_fd = -1, control_fd = -1;
+
+	/*
+	 * A long-lived agent frees big blocks (vmlinux BTF while loading, the
+	 * exposition buffer every scrape).  glibc's dynamic threshold would
+	 * raise itself to their size after the first free and serve the next
+	 * ones from the heap, where they stay resident: keep it fixed, so they
+	 * are mapped and unmapped whole.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
 	/* Every target costs descriptors: use all the hard limit allows. */
 	rc = fd_limit_raise(&nofile);
