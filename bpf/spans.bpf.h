@@ -179,6 +179,7 @@ static __always_inline void receive_begins(__u32 tgid, struct zs_target *t, stru
 	__u64 end;
 
 	settle_unresolved_frame(tgid, t, s, handle);
+	s->pollin_known = 0;
 	if (s->cur_frames == 0 && tid == s->rx_tid) {
 		if (s->loop_seen & ZS_SEEN_RCVTIMEO)
 			s->loop = ZS_LOOP_ASYNCIO;

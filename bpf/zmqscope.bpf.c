@@ -481,6 +481,8 @@ static __always_inline bool send_begins(__u64 handle, const void *data, __u64 si
 	if (!s)
 		return false;
 	settle_unresolved_frame(tgid, t, s, handle);
+	/* REQ_RELAXED drops a pending reply on send: readiness is news again. */
+	s->pollin_known = 0;
 	inspect_tx_frame(tgid, t, s, handle, data, size);
 	if (count_blocking && !(flags & ZS_ZMQ_DONTWAIT)) {
 		send_counted(tgid, s, size, flags);
@@ -579,15 +581,84 @@ int zmq_send_session(struct pt_regs *ctx)
 
 /* ---- socket options ------------------------------------------------------ */
 
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+/*
+ * A POLLIN answer stays true until the application reads (or, for REQ,
+ * sends), and both are seen.  So while it is fresh, another EVENTS call
+ * cannot change has_pending, and its return is not taken: pyzmq asyncio
+ * asks twice in a row for every message it reads.  Freshness bounds what
+ * the unseen ways out of POLLIN can leave stale (a LINGER=0 peer that
+ * disconnects with messages queued, zmq_recviov) to a millisecond.
+ */
+#define ZS_POLLIN_FRESH_US 1000
+
+static __always_inline __u32 now_us(void)
+{
+	return (__u32)(bpf_ktime_get_ns() >> 10);
+}
+
+static __always_inline bool pollin_still_known(const struct zs_sock *s)
+{
+	return s->pollin_known && (__u32)(now_us() - s->pollin_us) < ZS_POLLIN_FRESH_US;
+}
+
+static __always_inline void events_answered(struct zs_sock *s, int val)
+{
+	s->pending = (val & ZS_ZMQ_POLLIN) ? 1 : 0;
+	s->pollin_known = s->pending;
+	if (s->pending)
+		s->pollin_us = now_us();
+}
+
+/*
+ * A session's EVENTS return can find the socket and the answer from the
+ * session cookie alone, with no per-thread record to write and read back:
+ * the handle (user addresses fit 47 bits), and where optval sits above the
+ * stack pointer the return will see (the entry's, past the return
+ * address).  pyzmq's optval is a local of its caller, a few hundred bytes
+ * up.  Anything else goes through the per-thread record.
+ */
+#define ZS_COOKIE_EVENTS (1ULL << 63)
+#define ZS_COOKIE_HANDLE_BITS 47
+#define ZS_COOKIE_DELTA_MAX 0xffffULL
+
+static __always_inline __u64 events_cookie(__u64 handle, __u64 optval, __u64 entry_sp)
+{
+	__u64 ret_sp = entry_sp + 8, delta = optval - ret_sp;
+
+	if (handle >> ZS_COOKIE_HANDLE_BITS || optval < ret_sp || delta > ZS_COOKIE_DELTA_MAX)
+		return 0;
+	return ZS_COOKIE_EVENTS | delta << ZS_COOKIE_HANDLE_BITS | handle;
+}
+
+static __always_inline void events_return_by_cookie(int rc, __u64 cookie, __u64 ret_sp)
+{
+	struct zs_sock_key key = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.handle = cookie & ((1ULL << ZS_COOKIE_HANDLE_BITS) - 1),
+	};
+	__u64 delta = (cookie & ~ZS_COOKIE_EVENTS) >> ZS_COOKIE_HANDLE_BITS;
+	struct zs_sock *s;
+	int val = 0;
+
+	if (rc != 0)
+		return;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (s && !bpf_probe_read_user(&val, sizeof(val), (void *)(ret_sp + delta)))
+		events_answered(s, val);
+}
+
 /*
  * pyzmq's asyncio calls getsockopt four times for every message it receives
  * (RCVTIMEO, EVENTS twice, RCVMORE), and every probe hit is a trap.  Only
  * the EVENTS answers (and TYPE, and RCVMORE for the buffer API) need the
  * return: where the kernel has uprobe sessions, the entry says so and the
  * other calls cost no return trap at all.  Returns whether the return
- * should run.
+ * should run; `cookie` is the session's, NULL without sessions.
  */
-static __always_inline bool getsockopt_entry(void *sock, int opt, void *optval)
+static __always_inline bool getsockopt_entry(void *sock, int opt, void *optval, __u64 *cookie,
+					     __u64 entry_sp)
 {
 	struct zs_target *t;
 	struct zs_sock *s;
@@ -608,6 +679,13 @@ static __always_inline bool getsockopt_entry(void *sock, int opt, void *optval)
 		return false;
 	case ZS_ZMQ_EVENTS:
 		loop_check(tgid, s);
+		if (cookie) {
+			if (pollin_still_known(s))
+				return false;
+			*cookie = events_cookie((__u64)sock, (__u64)optval, entry_sp);
+			if (*cookie)
+				return true;
+		}
 		break;
 	case ZS_ZMQ_RCVMORE:
 		/* zmq_msg_recv reads "more" itself: only zmq_recv's frames need it. */
@@ -643,7 +721,7 @@ static __always_inline void getsockopt_return(int rc)
 		return;
 	switch (th->call.opt) {
 	case ZS_ZMQ_EVENTS:
-		s->pending = (val & ZS_ZMQ_POLLIN) ? 1 : 0;
+		events_answered(s, val);
 		break;
 	case ZS_ZMQ_RCVMORE:
 		if (s->more_unknown) {
@@ -666,7 +744,7 @@ static __always_inline void getsockopt_return(int rc)
 SEC("uprobe")
 int BPF_UPROBE(zmq_getsockopt_entry, void *sock, int opt, void *optval)
 {
-	getsockopt_entry(sock, opt, optval);
+	getsockopt_entry(sock, opt, optval, NULL, 0);
 	return 0;
 }
 
@@ -681,12 +759,20 @@ int BPF_URETPROBE(zmq_getsockopt_return, int rc)
 SEC("uprobe")
 int zmq_getsockopt_session(struct pt_regs *ctx)
 {
+	__u64 *cookie = bpf_session_cookie();
+
+	if (!cookie)
+		return 1;
 	if (bpf_session_is_return()) {
-		getsockopt_return((int)PT_REGS_RC(ctx));
+		if (*cookie & ZS_COOKIE_EVENTS)
+			events_return_by_cookie((int)PT_REGS_RC(ctx), *cookie, PT_REGS_SP(ctx));
+		else
+			getsockopt_return((int)PT_REGS_RC(ctx));
 		return 0;
 	}
+	*cookie = 0;
 	return getsockopt_entry((void *)PT_REGS_PARM1(ctx), (int)PT_REGS_PARM2(ctx),
-				(void *)PT_REGS_PARM3(ctx))
+				(void *)PT_REGS_PARM3(ctx), cookie, PT_REGS_SP(ctx))
 		       ? 0
 		       : 1;
 }

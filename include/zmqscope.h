@@ -232,12 +232,13 @@ struct zs_sock {
 	__u8 loop;	   /* enum zs_loop_rule */
 	__u8 loop_seen;	   /* ZS_SEEN_* since the last receive */
 	__u8 proxy;	   /* enum zs_proxy_place */
-	__u8 pad[2];
+	__u8 pollin_known; /* an EVENTS answer said POLLIN, and no read or send since */
+	__u8 pad;
 	__u32 cur_msg_type;  /* of the message being received */
 	__u32 span_msg_type; /* of the message being handled */
 	__u32 gen;	     /* this socket's generation in its process */
 	__u32 rx_tid;	     /* thread of the last receive */
-	__u32 pad2;
+	__u32 pollin_us;     /* when that POLLIN answer came, ktime in µs (wraps) */
 	__u64 loop_mark_ns;  /* rule not learnt yet: first loop check since the span opened */
 	__u64 req_start_ns;  /* reply sockets: request received, reply not sent yet */
 	char endpoint[ZS_ENDPOINT_LEN];
