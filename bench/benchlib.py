@@ -82,7 +82,16 @@ def percentile(xs, p):
 # ---- /proc -----------------------------------------------------------------
 
 def cpu_seconds(pid):
-    """utime + stime of a process (all its threads), in seconds."""
+    """CPU time of a process (all its threads), in seconds.
+
+    Read from the process's CPU-time clock (the scheduler's runtime, in ns):
+    utime + stime in /proc/PID/stat come in 10 ms ticks, which is 2 µs a
+    message over 5,000 requests, coarser than the differences measured.
+    """
+    try:
+        return time.clock_gettime_ns(((~pid) << 3) | 2) / 1e9  # MAKE_PROCESS_CPUCLOCK(pid, SCHED)
+    except OSError:
+        pass
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLK_TCK

@@ -855,7 +855,7 @@ def report_md(res):
                 f"{', '.join(cfg['order'])}, {cfg['rounds']} measured rounds after one discarded "
                 f"warm-up round. Wall time runs from load.py's first send until the controller "
                 f"has handled the last message (its `truth` counters; for requests, the last "
-                f"reply). Controller CPU is utime+stime from /proc/PID/stat over the same span "
+                f"reply). Controller CPU is the process's CPU-time clock (ns) over the same span "
                 f"(probe handlers run in the controller's context, so they are in it); the "
                 f"observer's own process (zmqscope or bpftrace) is listed apart. Every "
                 f"controller loads a private copy of libzmq (see the notes). Nothing scrapes "
@@ -1041,7 +1041,8 @@ NOTES = [
     "scraped), and nothing scrapes during the throughput runs, under any condition.",
     "Message rates are medians over rounds; 'µs added/msg' is 1e6/median(condition) - "
     "1e6/median(bare), 'CPU µs added/msg' the same with the controller's CPU time per message "
-    "(/proc ticks are 10 ms: ~1 µs/msg resolution at 20,000 messages).",
+    "(from the process's CPU-time clock, in ns: /proc's 10 ms ticks would be 0.5 µs a push and "
+    "2 µs a request).",
     "The floor target compares the controller CPU added per message, the cost the probes "
     "actually put on the process, best round against best round: part 2's floor is a best "
     "run too, and traps suffer most from this VM's slow spells (zmqscope's CPU per request "

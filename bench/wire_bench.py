@@ -5,10 +5,11 @@
 
 1. Throughput and controller CPU per message of the LMCache-shaped fixture
    (tests/fixtures/controller.py) under: bare, LMCache's in-process
-   counters, zmqscope --layer wire, zmqscope --layer app (the default), for
-   1-frame pushes and DEALER/REQ requests.  The conditions run interleaved
-   in each round; medians over the rounds.  Each observed round checks
-   zmqscope's LMCache message counts against the fixture's.
+   counters, the bpftrace peer (bench/peer.bt), and zmqscope with each
+   layer: app (the default), wire, and both; for 1-frame pushes and
+   DEALER/REQ requests.  The conditions run interleaved in each round;
+   medians over the rounds.  Each observed round checks the observer's
+   counts against the fixture's.
 2. What the tracepoints cost processes that are not targets: a loop of
    read/write syscalls (bench/syscall_loop.c) timed with the wire layer
    attached to a controller and without, and the wire programs' own
@@ -30,12 +31,15 @@ import time
 import benchlib as B
 from benchlib import fmt, log, md_table, median
 
-CONDITIONS = ("bare", "lmcache", "wire", "app")
+CONDITIONS = ("bare", "lmcache", "bpftrace", "app", "wire", "app,wire")
+LAYERS = ("app", "wire", "app,wire")
 TEXT = {
     "bare": "bare (`--no-instrument`)",
     "lmcache": "LMCache in-process (`--instrument lmcache`)",
-    "wire": "zmqscope `--layer wire`",
+    "bpftrace": "bpftrace peer (`bench/peer.bt`)",
     "app": "zmqscope `--layer app` (default)",
+    "wire": "zmqscope `--layer wire`",
+    "app,wire": "zmqscope `--layer app,wire`",
 }
 WORKLOADS = ("pushes", "requests")
 
@@ -79,18 +83,28 @@ def throughput_round(cond, rnd, args, libdir):
     with contextlib.ExitStack() as stack:
         ctl = B.Controller("lmcache" if cond == "lmcache" else "bare", env=env)
         stack.callback(ctl.close)
-        zs = None
-        if cond in ("wire", "app"):
+        zs = bt = None
+        tool_pid = None
+        if cond in LAYERS:
             zs = B.H.Zmqscope("--pid", str(ctl.pid), args=["--layer", cond])
             stack.callback(zs.close)
+            tool_pid = zs.process.pid
+        elif cond == "bpftrace":
+            bt = B.Bpftrace(B.PEER_BT, [B.libzmq_of(ctl.pid), ctl.pid], pid=ctl.pid)
+            stack.callback(bt.close)
+            tool_pid = bt.pid
         run_bench.run_load(ctl, "pushes", 500, seed=1000 + rnd)
         run_bench.run_load(ctl, "requests", 200, seed=2000 + rnd)
         out = {}
         for wl in WORKLOADS:
             n = args.pushes if wl == "pushes" else args.requests
-            out[wl] = run_bench.measure_workload(ctl, zs.process.pid if zs else None, wl, n,
-                                                 seed=rnd)
-        out["counts"] = wait_wire_counts(zs, ctl) if zs else None
+            out[wl] = run_bench.measure_workload(ctl, tool_pid, wl, n, seed=rnd)
+        if zs:
+            out["counts"] = wait_wire_counts(zs, ctl)
+        elif bt:
+            out["counts"] = run_bench.counts_check("bpftrace", ctl, bt, bt.stop())
+        else:
+            out["counts"] = None
         return out
 
 
@@ -124,9 +138,10 @@ def part_throughput(args, libdir):
             s[cond]["loss"] = median(losses)
             s[cond]["added_cpu_us_per_msg"] = median(added)
         summary[wl] = s
-    counts = [r[c]["counts"] for r in measured for c in ("wire", "app")]
+    counts = {c: [r[c]["counts"] for r in measured] for c in ("bpftrace",) + LAYERS}
     return {"rounds": rounds, "summary": summary,
-            "counts_ok": all(c["ok"] for c in counts), "counts": counts}
+            "counts_ok": {c: all(x["ok"] for x in v) for c, v in counts.items()},
+            "counts": counts}
 
 
 def syscall_loop(binary, n):
@@ -215,6 +230,17 @@ def report(res):
              f"{t['config']['pushes']:,} 1-frame pushes and {t['config']['requests']:,} "
              f"requests ({run_bench.REQ_WORKERS} DEALER/REQ workers) per round. Loss and "
              "added CPU are per round against that round's bare run, then the median.", ""]
+    targets = []
+    for wl in WORKLOADS:
+        s = t["summary"][wl]
+        for c in ("wire", "app,wire"):
+            targets.append([f"{TEXT[c]}: throughput loss below in-process counters ({wl})",
+                            f"{100 * s[c]['loss']:.1f} % vs {100 * s['lmcache']['loss']:.1f} % "
+                            f"(added CPU {s[c]['added_cpu_us_per_msg']:.1f} vs "
+                            f"{s['lmcache']['added_cpu_us_per_msg']:.1f} µs/msg)",
+                            "MET" if s[c]["loss"] < s["lmcache"]["loss"] else "MISSED"])
+    lines += ["## Targets", "", md_table(["target", "measured (medians)", "result"], targets),
+              ""]
     for wl in WORKLOADS:
         s = t["summary"][wl]
         rows = [[TEXT[c], fmt(s[c]["msgs_per_s"]), fmt(100 * s[c]["loss"], 1) + " %",
@@ -223,8 +249,10 @@ def report(res):
         lines += [f"## {run_bench.WORKLOAD_TEXT[wl]}", "",
                   md_table(["condition", "msgs/s (median)", "throughput loss",
                             "controller CPU µs/msg", "added CPU µs/msg"], rows), ""]
-    lines += [f"zmqscope's LMCache message counts matched the fixture's in every observed "
-              f"round: {'yes' if t['counts_ok'] else 'NO'}.", "",
+    lines += ["Counts matched the fixture's in every observed round (zmqscope: LMCache's "
+              "pull and reply message counts; the peer: messages and frames received): "
+              + ", ".join(f"{TEXT[c]} {'yes' if ok else 'NO'}"
+                          for c, ok in t["counts_ok"].items()) + ".", "",
               "## Host-wide cost per syscall (a process that is not a target)", "",
               f"A loop of {res['config']['syscalls']:,} write(/dev/null) + read(/dev/zero) "
               f"pairs, {res['config']['syscall_runs']} runs each way, alternating; the wire "
