@@ -48,7 +48,7 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--build", default=os.path.join(B.ROOT, "build"))
     p.add_argument("--out", default=os.path.join(B.BENCH, "results"))
-    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--pushes", type=int, default=20000)
     p.add_argument("--requests", type=int, default=5000)
     p.add_argument("--syscalls", type=int, default=1000000, help="read+write pairs per loop run")
