@@ -140,7 +140,9 @@ def part_throughput(args, libdir):
         summary[wl] = s
     counts = {c: [r[c]["counts"] for r in measured] for c in ("bpftrace",) + LAYERS}
     return {"rounds": rounds, "summary": summary,
-            "counts_ok": {c: all(x["ok"] for x in v) for c, v in counts.items()},
+            # None: a round whose counts could not be read (bpftrace did not exit in time).
+            "counts_ok": {c: None if any(x["ok"] is None for x in v) else all(x["ok"] for x in v)
+                          for c, v in counts.items()},
             "counts": counts}
 
 
@@ -251,7 +253,7 @@ def report(res):
                             "controller CPU µs/msg", "added CPU µs/msg"], rows), ""]
     lines += ["Counts matched the fixture's in every observed round (zmqscope: LMCache's "
               "pull and reply message counts; the peer: messages and frames received): "
-              + ", ".join(f"{TEXT[c]} {'yes' if ok else 'NO'}"
+              + ", ".join(f"{TEXT[c]} {({None: 'not read', True: 'yes', False: 'NO'})[ok]}"
                           for c, ok in t["counts_ok"].items()) + ".", "",
               "## Host-wide cost per syscall (a process that is not a target)", "",
               f"A loop of {res['config']['syscalls']:,} write(/dev/null) + read(/dev/zero) "

@@ -238,7 +238,7 @@ struct zs_sock {
 	__u32 span_msg_type; /* of the message being handled */
 	__u32 gen;	     /* this socket's generation in its process */
 	__u32 rx_tid;	     /* thread of the last receive */
-	__u32 pollin_us;     /* when that POLLIN answer came, ktime in µs (wraps) */
+	__u32 pollin_us;     /* when that POLLIN answer came, ktime >> 10 (wraps) */
 	__u64 loop_mark_ns;  /* rule not learnt yet: first loop check since the span opened */
 	__u64 req_start_ns;  /* reply sockets: request received, reply not sent yet */
 	char endpoint[ZS_ENDPOINT_LEN];
