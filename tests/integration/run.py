@@ -19,7 +19,7 @@ sys.path.insert(0, HERE)
 
 MODULES = ["test_core", "test_bad_input", "test_types", "test_lifecycle",
            "test_lmcache_state", "test_toolbox", "test_http_hardening", "test_hardening",
-           "test_calibration", "test_wire", "test_loops", "test_faults"]
+           "test_calibration", "test_wire", "test_loops", "test_wire_programs", "test_faults"]
 
 
 def main():
