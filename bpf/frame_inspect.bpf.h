@@ -91,12 +91,16 @@ static __always_inline void inspect_rx_frame(__u32 tgid, struct zs_target *t, st
 }
 
 /* A frame the application sends on a typed role: only the tap wants it. */
-static __always_inline void inspect_tx_frame(__u32 tgid, struct zs_target *t, struct zs_sock *s,
-					     __u64 handle, const void *data, __u64 size)
+static __always_inline void inspect_tx_frame(__u32 tgid, struct zs_sock *s, __u64 handle,
+					     const void *data, __u64 size)
 {
 	struct msgtype_loop l;
+	struct zs_target *t;
 
-	if (!(t->cfg.tap & ZS_TAP_ON) || !typed_role(s->role) || !size || !data)
+	if (!typed_role(s->role) || !size || !data)
+		return;
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (!t || !(t->cfg.tap & ZS_TAP_ON))
 		return;
 	if (frame_type_name(data, size, &l))
 		tap_frame(t, s, tgid, handle, l.st.name, data, size, ZS_TAP_DIR_TX);

@@ -169,9 +169,9 @@ static __always_inline bool internal_recv_entry(void *sock, void *msg, int flags
 	if (!t)
 		return false;
 	s = internal_sock(t, tgid, (__u64)sock);
-	if (!s)
+	if (!s || s->public_rx_tid == current_tid())
 		return false;
-	receive_begins(tgid, t, s, (__u64)sock);
+	receive_begins(tgid, s, (__u64)sock);
 	save_call((__u64)sock, (__u64)msg, 0, flags, ZS_CALL_INTERNAL_RECV, 0);
 	return true;
 }

@@ -112,6 +112,9 @@ static __always_inline void complete_message(__u32 tgid, struct zs_target *t, st
 		n = lookup_or_init(&sock_type_msgs, &key, &zero, ZS_DROP_SOCK_TYPES);
 		if (n)
 			__sync_fetch_and_add(n, 1);
+		/* Callers without the thread's record fetch it only for --handler's spans. */
+		if (!th && (t->cfg.explicit_roles & (1U << role)))
+			th = current_thread(true);
 		if (th)
 			th->last_msg_type[role] = msg_type;
 	}
@@ -130,13 +133,16 @@ static __always_inline void complete_message(__u32 tgid, struct zs_target *t, st
  * cannot be reading multipart messages: its next call on the socket settles
  * the frame as final, dated when it arrived.
  */
-static __always_inline void settle_unresolved_frame(__u32 tgid, struct zs_target *t,
-						    struct zs_sock *s, __u64 handle)
+static __always_inline void settle_unresolved_frame(__u32 tgid, struct zs_sock *s, __u64 handle)
 {
+	struct zs_target *t;
+
 	if (!s->more_unknown)
 		return;
 	s->more_unknown = 0;
-	complete_message(tgid, t, s, NULL, s->rx_last_ns, handle);
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (t)
+		complete_message(tgid, t, s, NULL, s->rx_last_ns, handle);
 }
 
 /*
@@ -158,12 +164,11 @@ static __always_inline void loop_check(__u32 tgid, struct zs_sock *s)
 }
 
 /* A RCVTIMEO read: pyzmq asyncio begins its next receive. */
-static __always_inline void asyncio_receive_begins(__u32 tgid, struct zs_target *t,
-						   struct zs_sock *s, __u64 handle)
+static __always_inline void asyncio_receive_begins(__u32 tgid, struct zs_sock *s, __u64 handle)
 {
 	s->loop = ZS_LOOP_ASYNCIO;
 	s->loop_seen |= ZS_SEEN_RCVTIMEO;
-	settle_unresolved_frame(tgid, t, s, handle);
+	settle_unresolved_frame(tgid, s, handle);
 	end_span(tgid, s, false);
 }
 
@@ -172,13 +177,12 @@ static __always_inline void asyncio_receive_begins(__u32 tgid, struct zs_target 
  * did since its last receive tells its loop's rule.  Only the first frame
  * of a message decides; the later frames follow without any check.
  */
-static __always_inline void receive_begins(__u32 tgid, struct zs_target *t, struct zs_sock *s,
-					   __u64 handle)
+static __always_inline void receive_begins(__u32 tgid, struct zs_sock *s, __u64 handle)
 {
 	__u32 tid = current_tid();
 	__u64 end;
 
-	settle_unresolved_frame(tgid, t, s, handle);
+	settle_unresolved_frame(tgid, s, handle);
 	s->pollin_known = 0;
 	if (s->cur_frames == 0 && tid == s->rx_tid) {
 		if (s->loop_seen & ZS_SEEN_RCVTIMEO)

@@ -246,6 +246,29 @@ static __always_inline struct zs_target *current_target(__u32 *tgid)
 	return bpf_map_lookup_elem(&targets, tgid);
 }
 
+/*
+ * The socket a call is on, found first: a hash lookup costs more than the
+ * rest of most programs, and pyzmq makes seven trapped calls per message.
+ * Links are attached per process, so a known socket means a target; the
+ * target itself is looked up only to discover a socket, or by the callee
+ * that needs its configuration or totals.
+ */
+static __always_inline struct zs_sock *call_sock(__u32 *tgid, __u64 handle)
+{
+	struct zs_sock_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .handle = handle };
+	struct zs_target *t;
+	struct zs_sock *s;
+
+	*tgid = key.tgid;
+	if (!handle)
+		return NULL;
+	s = bpf_map_lookup_elem(&sockets, &key);
+	if (s)
+		return s;
+	t = bpf_map_lookup_elem(&targets, tgid);
+	return t ? sock_discover(t, &key) : NULL;
+}
+
 static __always_inline struct zs_thread *current_thread(bool create)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -344,103 +367,7 @@ static __always_inline struct zs_thread *take_call(__u16 kind)
 	return th;
 }
 
-/* ---- receive ------------------------------------------------------------- */
-
-static __always_inline int recv_entry(__u64 handle, __u64 ptr, __u64 len, __u32 flags,
-				      __u16 kind)
-{
-	struct zs_target *t;
-	struct zs_sock *s;
-	__u32 tgid;
-
-	t = current_target(&tgid);
-	if (!t)
-		return 0;
-	s = sock_get(t, tgid, handle);
-	if (!s)
-		return 0;
-	receive_begins(tgid, t, s, handle);
-	return save_call(handle, ptr, len, flags, kind, 0);
-}
-
-static __always_inline int recv_return(long rc, __u16 kind)
-{
-	struct zs_sock_key key = {};
-	struct zs_thread *th;
-	struct zs_target *t;
-	struct zs_sock *s;
-	const void *data;
-	__u64 size;
-	__u8 flags = 0;
-
-	th = take_call(kind);
-	if (!th)
-		return 0;
-	t = current_target(&key.tgid);
-	if (!t)
-		return 0;
-	key.handle = th->call.handle;
-	s = bpf_map_lookup_elem(&sockets, &key);
-	if (!s)
-		return 0;
-	if (rc < 0) {
-		if (th->call.flags & ZS_ZMQ_DONTWAIT) {
-			/* errno is out of reach; a non-blocking -1 is EAGAIN in practice. */
-			__sync_fetch_and_add(&s->c.rx_eagain, 1);
-			s->pending = 0;
-		} else {
-			__sync_fetch_and_add(&s->c.rx_errors, 1);
-		}
-		return 0;
-	}
-	__sync_fetch_and_add(&s->c.frames_rx, 1);
-	__sync_fetch_and_add(&s->c.bytes_rx, rc);
-	if (kind == ZS_CALL_MSG_RECV) {
-		const char *msg = (const char *)th->call.ptr;
-
-		size = msg_data_flags(msg, &data, &flags);
-		inspect_rx_frame(key.tgid, t, s, key.handle, data, size, true);
-		s->cur_frames++;
-		if (!(flags & ZS_MSG_FLAG_MORE))
-			complete_message(key.tgid, t, s, th, bpf_ktime_get_ns(), key.handle);
-	} else {
-		/* zmq_recv: the frame is in the caller's buffer, cut at its length. */
-		size = (__u64)rc < th->call.size ? (__u64)rc : th->call.size;
-		/* A frame cut at the caller's buffer still has its type, but is no tap copy. */
-		inspect_rx_frame(key.tgid, t, s, key.handle, (const void *)th->call.ptr, size,
-				 (__u64)rc <= th->call.size);
-		s->cur_frames++;
-		s->more_unknown = 1;
-		s->rx_last_ns = bpf_ktime_get_ns();
-	}
-	return 0;
-}
-
-SEC("uprobe")
-int BPF_UPROBE(zmq_msg_recv_entry, void *msg, void *sock, int flags)
-{
-	return recv_entry((__u64)sock, (__u64)msg, 0, flags, ZS_CALL_MSG_RECV);
-}
-
-SEC("uretprobe")
-int BPF_URETPROBE(zmq_msg_recv_return, int rc)
-{
-	return recv_return(rc, ZS_CALL_MSG_RECV);
-}
-
-SEC("uprobe")
-int BPF_UPROBE(zmq_recv_entry, void *sock, void *buf, size_t len, int flags)
-{
-	return recv_entry((__u64)sock, (__u64)buf, len, flags, ZS_CALL_RECV);
-}
-
-SEC("uretprobe")
-int BPF_URETPROBE(zmq_recv_return, int rc)
-{
-	return recv_return(rc, ZS_CALL_RECV);
-}
-
-/* ---- send ---------------------------------------------------------------- */
+/* ---- uprobe sessions ----------------------------------------------------- */
 
 /*
  * Kernels with uprobe sessions run one program at both ends of a call, and
@@ -448,6 +375,24 @@ int BPF_URETPROBE(zmq_recv_return, int rc)
  * the entry and return pairs.
  */
 extern bool bpf_session_is_return(void) __ksym __weak;
+extern __u64 *bpf_session_cookie(void) __ksym __weak;
+
+/*
+ * A session's return can find its call in the session cookie alone, with
+ * no per-thread record to write and read back: the socket handle (user
+ * addresses fit 47 bits), and where the call's out-argument (EVENTS's
+ * optval, zmq_msg_recv's zmq_msg_t) sits above the stack pointer the
+ * return will see (the entry's, past the return address).  pyzmq's are
+ * locals of its caller, a few hundred bytes up.  Bit 63 is the program's
+ * own.  Anything else goes through the per-thread record.
+ */
+#define ZS_COOKIE_HANDLE_BITS 47
+#define ZS_COOKIE_DELTA_MAX 0xffffULL
+
+#include "receive.bpf.h"
+
+/* ---- send ---------------------------------------------------------------- */
+
 
 /* What a send that went through adds; `size` was read at its entry. */
 static __always_inline void send_counted(__u32 tgid, struct zs_sock *s, __u64 size, __u32 flags)
@@ -470,20 +415,16 @@ static __always_inline void send_counted(__u32 tgid, struct zs_sock *s, __u64 si
 static __always_inline bool send_begins(__u64 handle, const void *data, __u64 size, __u32 flags,
 					__u16 kind, bool count_blocking)
 {
-	struct zs_target *t;
 	struct zs_sock *s;
 	__u32 tgid;
 
-	t = current_target(&tgid);
-	if (!t)
-		return false;
-	s = sock_get(t, tgid, handle);
+	s = call_sock(&tgid, handle);
 	if (!s)
 		return false;
-	settle_unresolved_frame(tgid, t, s, handle);
+	settle_unresolved_frame(tgid, s, handle);
 	/* REQ_RELAXED drops a pending reply on send: readiness is news again. */
 	s->pollin_known = 0;
-	inspect_tx_frame(tgid, t, s, handle, data, size);
+	inspect_tx_frame(tgid, s, handle, data, size);
 	if (count_blocking && !(flags & ZS_ZMQ_DONTWAIT)) {
 		send_counted(tgid, s, size, flags);
 		/* For socket_base_t::send's probe, which runs next: already counted. */
@@ -579,204 +520,7 @@ int zmq_send_session(struct pt_regs *ctx)
 		       : 1;
 }
 
-/* ---- socket options ------------------------------------------------------ */
-
-extern __u64 *bpf_session_cookie(void) __ksym __weak;
-
-/*
- * A POLLIN answer stays true until the application reads (or, for REQ,
- * sends), and both are seen.  So while it is fresh, another EVENTS call
- * cannot change has_pending, and its return is not taken: pyzmq asyncio
- * asks twice in a row for every message it reads.  Freshness bounds what
- * the unseen ways out of POLLIN can leave stale (a LINGER=0 peer that
- * disconnects with messages queued, zmq_recviov) to a millisecond.
- */
-#define ZS_POLLIN_FRESH_US 1000
-
-/* ktime in units of 1.024 µs: a shift, not a division, on every EVENTS call. */
-static __always_inline __u32 now_us(void)
-{
-	return (__u32)(bpf_ktime_get_ns() >> 10);
-}
-
-static __always_inline bool pollin_still_known(const struct zs_sock *s)
-{
-	return s->pollin_known && (__u32)(now_us() - s->pollin_us) < ZS_POLLIN_FRESH_US;
-}
-
-static __always_inline void events_answered(struct zs_sock *s, int val)
-{
-	s->pending = (val & ZS_ZMQ_POLLIN) ? 1 : 0;
-	s->pollin_known = s->pending;
-	if (s->pending)
-		s->pollin_us = now_us();
-}
-
-/*
- * A session's EVENTS return can find the socket and the answer from the
- * session cookie alone, with no per-thread record to write and read back:
- * the handle (user addresses fit 47 bits), and where optval sits above the
- * stack pointer the return will see (the entry's, past the return
- * address).  pyzmq's optval is a local of its caller, a few hundred bytes
- * up.  Anything else goes through the per-thread record.
- */
-#define ZS_COOKIE_EVENTS (1ULL << 63)
-#define ZS_COOKIE_HANDLE_BITS 47
-#define ZS_COOKIE_DELTA_MAX 0xffffULL
-
-static __always_inline __u64 events_cookie(__u64 handle, __u64 optval, __u64 entry_sp)
-{
-	__u64 ret_sp = entry_sp + 8, delta = optval - ret_sp;
-
-	if (handle >> ZS_COOKIE_HANDLE_BITS || optval < ret_sp || delta > ZS_COOKIE_DELTA_MAX)
-		return 0;
-	return ZS_COOKIE_EVENTS | delta << ZS_COOKIE_HANDLE_BITS | handle;
-}
-
-static __always_inline void events_return_by_cookie(int rc, __u64 cookie, __u64 ret_sp)
-{
-	struct zs_sock_key key = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.handle = cookie & ((1ULL << ZS_COOKIE_HANDLE_BITS) - 1),
-	};
-	__u64 delta = (cookie & ~ZS_COOKIE_EVENTS) >> ZS_COOKIE_HANDLE_BITS;
-	struct zs_sock *s;
-	int val = 0;
-
-	if (rc != 0)
-		return;
-	s = bpf_map_lookup_elem(&sockets, &key);
-	if (s && !bpf_probe_read_user(&val, sizeof(val), (void *)(ret_sp + delta)))
-		events_answered(s, val);
-}
-
-/*
- * pyzmq's asyncio calls getsockopt four times for every message it receives
- * (RCVTIMEO, EVENTS twice, RCVMORE), and every probe hit is a trap.  Only
- * the EVENTS answers (and TYPE, and RCVMORE for the buffer API) need the
- * return: where the kernel has uprobe sessions, the entry says so and the
- * other calls cost no return trap at all.  Returns whether the return
- * should run; `cookie` is the session's, NULL without sessions.
- */
-static __always_inline bool getsockopt_entry(void *sock, int opt, void *optval, __u64 *cookie,
-					     __u64 entry_sp)
-{
-	struct zs_target *t;
-	struct zs_sock *s;
-	__u32 tgid;
-
-	if (opt != ZS_ZMQ_EVENTS && opt != ZS_ZMQ_RCVMORE && opt != ZS_ZMQ_TYPE &&
-	    opt != ZS_ZMQ_RCVTIMEO)
-		return false;
-	t = current_target(&tgid);
-	if (!t)
-		return false;
-	s = sock_get(t, tgid, (__u64)sock);
-	if (!s)
-		return false;
-	switch (opt) {
-	case ZS_ZMQ_RCVTIMEO:
-		asyncio_receive_begins(tgid, t, s, (__u64)sock);
-		return false;
-	case ZS_ZMQ_EVENTS:
-		loop_check(tgid, s);
-		if (cookie) {
-			if (pollin_still_known(s))
-				return false;
-			*cookie = events_cookie((__u64)sock, (__u64)optval, entry_sp);
-			if (*cookie)
-				return true;
-		}
-		break;
-	case ZS_ZMQ_RCVMORE:
-		/* zmq_msg_recv reads "more" itself: only zmq_recv's frames need it. */
-		if (!s->more_unknown)
-			return false;
-		break;
-	case ZS_ZMQ_TYPE:
-		if (s->type_source >= ZS_TYPESRC_SOCKOPT)
-			return false;
-		break;
-	}
-	save_call((__u64)sock, (__u64)optval, 0, 0, ZS_CALL_GETSOCKOPT, opt);
-	return true;
-}
-
-static __always_inline void getsockopt_return(int rc)
-{
-	struct zs_sock_key key = {};
-	struct zs_thread *th;
-	struct zs_target *t;
-	struct zs_sock *s;
-	int val = 0;
-
-	th = take_call(ZS_CALL_GETSOCKOPT);
-	if (!th || rc != 0)
-		return;
-	t = current_target(&key.tgid);
-	if (!t)
-		return;
-	key.handle = th->call.handle;
-	s = bpf_map_lookup_elem(&sockets, &key);
-	if (!s || bpf_probe_read_user(&val, sizeof(val), (void *)th->call.ptr))
-		return;
-	switch (th->call.opt) {
-	case ZS_ZMQ_EVENTS:
-		events_answered(s, val);
-		break;
-	case ZS_ZMQ_RCVMORE:
-		if (s->more_unknown) {
-			s->more_unknown = 0;
-			if (!val)
-				complete_message(key.tgid, t, s, th, s->rx_last_ns, key.handle);
-		}
-		break;
-	case ZS_ZMQ_TYPE:
-		if (val >= 0 && val < ZS_NTYPES && s->type_source < ZS_TYPESRC_SOCKOPT) {
-			s->type = val;
-			s->type_source = ZS_TYPESRC_SOCKOPT;
-			s->role = resolve_role(s->type, s->endpoint);
-		}
-		break;
-	}
-}
-
-/* Kernels before 6.12: an entry and a return probe, the return on every call. */
-SEC("uprobe")
-int BPF_UPROBE(zmq_getsockopt_entry, void *sock, int opt, void *optval)
-{
-	getsockopt_entry(sock, opt, optval, NULL, 0);
-	return 0;
-}
-
-SEC("uretprobe")
-int BPF_URETPROBE(zmq_getsockopt_return, int rc)
-{
-	getsockopt_return(rc);
-	return 0;
-}
-
-/* Kernels with uprobe sessions: the entry decides whether the return runs. */
-SEC("uprobe")
-int zmq_getsockopt_session(struct pt_regs *ctx)
-{
-	__u64 *cookie = bpf_session_cookie();
-
-	if (!cookie)
-		return 1;
-	if (bpf_session_is_return()) {
-		if (*cookie & ZS_COOKIE_EVENTS)
-			events_return_by_cookie((int)PT_REGS_RC(ctx), *cookie, PT_REGS_SP(ctx));
-		else
-			getsockopt_return((int)PT_REGS_RC(ctx));
-		return 0;
-	}
-	*cookie = 0;
-	return getsockopt_entry((void *)PT_REGS_PARM1(ctx), (int)PT_REGS_PARM2(ctx),
-				(void *)PT_REGS_PARM3(ctx), cookie, PT_REGS_SP(ctx))
-		       ? 0
-		       : 1;
-}
+#include "sockopt.bpf.h"
 
 /* ---- socket lifecycle ---------------------------------------------------- */
 
@@ -903,7 +647,7 @@ int BPF_UPROBE(zmq_close_entry, void *sock)
 	/* The last frame zmq_recv() returned is final: nothing can follow it now. */
 	s = bpf_map_lookup_elem(&sockets, &key);
 	if (s)
-		settle_unresolved_frame(key.tgid, t, s, key.handle);
+		settle_unresolved_frame(key.tgid, s, key.handle);
 	bpf_map_delete_elem(&sockets, &key);
 	return 0;
 }

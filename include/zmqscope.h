@@ -239,6 +239,7 @@ struct zs_sock {
 	__u32 gen;	     /* this socket's generation in its process */
 	__u32 rx_tid;	     /* thread of the last receive */
 	__u32 pollin_us;     /* when that POLLIN answer came, ktime >> 10 (wraps) */
+	__u32 public_rx_tid; /* thread inside a zmq_msg_recv on it carried by a session cookie */
 	__u64 loop_mark_ns;  /* rule not learnt yet: first loop check since the span opened */
 	__u64 req_start_ns;  /* reply sockets: request received, reply not sent yet */
 	char endpoint[ZS_ENDPOINT_LEN];

@@ -190,10 +190,12 @@ static void choose_session_programs(struct observer *ob)
 {
 	struct zmqscope_bpf *skel = ob->skel;
 	struct bpf_program *session[] = { skel->progs.zmq_msg_send_session,
-					  skel->progs.zmq_send_session };
+					  skel->progs.zmq_send_session,
+					  skel->progs.zmq_msg_recv_session };
 	struct bpf_program *pair[] = { skel->progs.zmq_msg_send_entry,
 				       skel->progs.zmq_msg_send_return, skel->progs.zmq_send_entry,
-				       skel->progs.zmq_send_return };
+				       skel->progs.zmq_send_return, skel->progs.zmq_msg_recv_entry,
+				       skel->progs.zmq_msg_recv_return };
 
 	for (size_t i = 0; i < sizeof(session) / sizeof(session[0]); i++) {
 		if (ob->sessions)

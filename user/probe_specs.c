@@ -2,8 +2,9 @@
 #include "probe_specs.h"
 
 const struct probe_spec probe_specs[] = {
-	{ ZS_FN_MSG_RECV, PROBE_ENTRY, "zmq_msg_recv_entry", PROBE_ALWAYS },
-	{ ZS_FN_MSG_RECV, PROBE_RETURN, "zmq_msg_recv_return", PROBE_ALWAYS },
+	{ ZS_FN_MSG_RECV, PROBE_SESSION, "zmq_msg_recv_session", PROBE_WITH_SESSIONS },
+	{ ZS_FN_MSG_RECV, PROBE_ENTRY, "zmq_msg_recv_entry", PROBE_WITHOUT_SESSIONS },
+	{ ZS_FN_MSG_RECV, PROBE_RETURN, "zmq_msg_recv_return", PROBE_WITHOUT_SESSIONS },
 	{ ZS_FN_RECV, PROBE_ENTRY, "zmq_recv_entry", PROBE_ALWAYS },
 	{ ZS_FN_RECV, PROBE_RETURN, "zmq_recv_return", PROBE_ALWAYS },
 	/* With sessions a blocking send takes no return trap: only DONTWAIT's result counts. */

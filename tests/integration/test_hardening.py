@@ -471,7 +471,8 @@ def test_many_targets_detach_without_holding_scrapes_or_stop():
 
             procs = idle_libzmq_processes(token, n)
             zs = Zmqscope("--name", token, wait_targets=n, env=env)
-            check(len(zmqscope_links()) >= 17 * n, f"{n} targets' links attached")
+            # 16 links a process where sessions join zmq_msg_recv's entry and return.
+            check(len(zmqscope_links()) >= 16 * n, f"{n} targets' links attached")
             t0 = time.monotonic()
             rc, _, err = run_zmqscope("stop", "1", env=env, timeout=300)
             print(f"    zmqscope stop with {n} targets: {time.monotonic() - t0:.2f} s")
