@@ -168,9 +168,12 @@ static __always_inline bool internal_recv_entry(void *sock, void *msg, int flags
 	t = current_target(&tgid);
 	if (!t)
 		return false;
-	s = internal_sock(t, tgid, (__u64)sock);
+	/* Under a public zmq_msg_recv carried by its cookie: counted there, and no proxy. */
+	s = sock_get(t, tgid, (__u64)sock);
 	if (!s || s->public_rx_tid == current_tid())
 		return false;
+	if (s->proxy == ZS_PROXY_NONE)
+		s->proxy = ZS_PROXY_INTERNAL;
 	receive_begins(tgid, s, (__u64)sock);
 	save_call((__u64)sock, (__u64)msg, 0, flags, ZS_CALL_INTERNAL_RECV, 0);
 	return true;
