@@ -101,12 +101,19 @@ static __always_inline bool public_call_in_flight(struct zs_thread *th)
 	       k == ZS_CALL_SEND;
 }
 
+/*
+ * The socket libzmq's internal send or receive is on, marked a proxy's; NULL
+ * under a public receive carried by its session cookie, which leaves no
+ * record for public_call_in_flight and counts the frame itself.
+ */
 static __always_inline struct zs_sock *internal_sock(struct zs_target *t, __u32 tgid,
 						     __u64 handle)
 {
 	struct zs_sock *s = sock_get(t, tgid, handle);
 
-	if (s && s->proxy == ZS_PROXY_NONE)
+	if (!s || s->public_rx_tid == current_tid())
+		return NULL;
+	if (s->proxy == ZS_PROXY_NONE)
 		s->proxy = ZS_PROXY_INTERNAL;
 	return s;
 }
@@ -168,12 +175,9 @@ static __always_inline bool internal_recv_entry(void *sock, void *msg, int flags
 	t = current_target(&tgid);
 	if (!t)
 		return false;
-	/* Under a public zmq_msg_recv carried by its cookie: counted there, and no proxy. */
-	s = sock_get(t, tgid, (__u64)sock);
-	if (!s || s->public_rx_tid == current_tid())
+	s = internal_sock(t, tgid, (__u64)sock);
+	if (!s)
 		return false;
-	if (s->proxy == ZS_PROXY_NONE)
-		s->proxy = ZS_PROXY_INTERNAL;
 	receive_begins(tgid, s, (__u64)sock);
 	save_call((__u64)sock, (__u64)msg, 0, flags, ZS_CALL_INTERNAL_RECV, 0);
 	return true;

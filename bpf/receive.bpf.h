@@ -83,23 +83,19 @@ static __always_inline int recv_return(long rc, __u16 kind)
 
 /*
  * A session's zmq_msg_recv carries its call in the session cookie, as an
- * EVENTS call does (see events_cookie): the socket handle, where the
- * zmq_msg_t sits above the stack pointer the return will see (pyzmq's and
- * most C callers' are locals), and DONTWAIT.  No per-thread record is
- * written at entry or searched for at return.  A message elsewhere (czmq's
- * zframe_t is on the heap) takes the per-thread record.
+ * EVENTS call does (stack_cookie): the socket handle, where the zmq_msg_t
+ * sits above the stack pointer the return will see (pyzmq's and most C
+ * callers' are locals), and DONTWAIT.  No per-thread record is written at
+ * entry or searched for at return.  A message elsewhere (czmq's zframe_t
+ * is on the heap) takes the per-thread record.
  */
-#define ZS_COOKIE_DONTWAIT (1ULL << 63)
+#define ZS_COOKIE_DONTWAIT ZS_COOKIE_FLAG
 
 static __always_inline __u64 recv_cookie(__u64 handle, __u64 msg, __u64 entry_sp, __u32 flags)
 {
-	__u64 ret_sp = entry_sp + 8, delta = msg - ret_sp;
+	__u64 c = stack_cookie(handle, msg, entry_sp);
 
-	if (handle >> ZS_COOKIE_HANDLE_BITS || msg < ret_sp || delta > ZS_COOKIE_DELTA_MAX ||
-	    !handle)
-		return 0;
-	return (flags & ZS_ZMQ_DONTWAIT ? ZS_COOKIE_DONTWAIT : 0) |
-	       delta << ZS_COOKIE_HANDLE_BITS | handle;
+	return c && (flags & ZS_ZMQ_DONTWAIT) ? c | ZS_COOKIE_DONTWAIT : c;
 }
 
 SEC("uprobe")
@@ -116,8 +112,8 @@ int zmq_msg_recv_session(struct pt_regs *ctx)
 		if (!*cookie)
 			return recv_return((int)PT_REGS_RC(ctx), ZS_CALL_MSG_RECV);
 		c = *cookie;
-		call.handle = c & ((1ULL << ZS_COOKIE_HANDLE_BITS) - 1);
-		call.ptr = PT_REGS_SP(ctx) + ((c & ~ZS_COOKIE_DONTWAIT) >> ZS_COOKIE_HANDLE_BITS);
+		call.handle = cookie_handle(c);
+		call.ptr = cookie_ptr(c, PT_REGS_SP(ctx));
 		call.flags = c & ZS_COOKIE_DONTWAIT ? ZS_ZMQ_DONTWAIT : 0;
 		return frame_returned((int)PT_REGS_RC(ctx), ZS_CALL_MSG_RECV, &call, NULL);
 	}

@@ -36,31 +36,28 @@ static __always_inline void events_answered(struct zs_sock *s, int val)
 		s->pollin_us = now_us();
 }
 
-#define ZS_COOKIE_EVENTS (1ULL << 63)
+#define ZS_COOKIE_EVENTS ZS_COOKIE_FLAG
 
 static __always_inline __u64 events_cookie(__u64 handle, __u64 optval, __u64 entry_sp)
 {
-	__u64 ret_sp = entry_sp + 8, delta = optval - ret_sp;
+	__u64 c = stack_cookie(handle, optval, entry_sp);
 
-	if (handle >> ZS_COOKIE_HANDLE_BITS || optval < ret_sp || delta > ZS_COOKIE_DELTA_MAX)
-		return 0;
-	return ZS_COOKIE_EVENTS | delta << ZS_COOKIE_HANDLE_BITS | handle;
+	return c ? c | ZS_COOKIE_EVENTS : 0;
 }
 
 static __always_inline void events_return_by_cookie(int rc, __u64 cookie, __u64 ret_sp)
 {
 	struct zs_sock_key key = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
-		.handle = cookie & ((1ULL << ZS_COOKIE_HANDLE_BITS) - 1),
+		.handle = cookie_handle(cookie),
 	};
-	__u64 delta = (cookie & ~ZS_COOKIE_EVENTS) >> ZS_COOKIE_HANDLE_BITS;
 	struct zs_sock *s;
 	int val = 0;
 
 	if (rc != 0)
 		return;
 	s = bpf_map_lookup_elem(&sockets, &key);
-	if (s && !bpf_probe_read_user(&val, sizeof(val), (void *)(ret_sp + delta)))
+	if (s && !bpf_probe_read_user(&val, sizeof(val), (void *)cookie_ptr(cookie, ret_sp)))
 		events_answered(s, val);
 }
 

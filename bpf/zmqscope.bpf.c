@@ -388,11 +388,33 @@ extern __u64 *bpf_session_cookie(void) __ksym __weak;
  */
 #define ZS_COOKIE_HANDLE_BITS 47
 #define ZS_COOKIE_DELTA_MAX 0xffffULL
+#define ZS_COOKIE_FLAG (1ULL << 63)
+
+/* A cookie for `handle` and `ptr`, given the entry's stack pointer; 0 if they do not fit. */
+static __always_inline __u64 stack_cookie(__u64 handle, __u64 ptr, __u64 entry_sp)
+{
+	__u64 ret_sp = entry_sp + 8, delta = ptr - ret_sp;
+
+	if (!handle || handle >> ZS_COOKIE_HANDLE_BITS || ptr < ret_sp ||
+	    delta > ZS_COOKIE_DELTA_MAX)
+		return 0;
+	return delta << ZS_COOKIE_HANDLE_BITS | handle;
+}
+
+static __always_inline __u64 cookie_handle(__u64 cookie)
+{
+	return cookie & ((1ULL << ZS_COOKIE_HANDLE_BITS) - 1);
+}
+
+/* Where the pointer is, from the stack pointer the return sees. */
+static __always_inline __u64 cookie_ptr(__u64 cookie, __u64 ret_sp)
+{
+	return ret_sp + ((cookie & ~ZS_COOKIE_FLAG) >> ZS_COOKIE_HANDLE_BITS);
+}
 
 #include "receive.bpf.h"
 
 /* ---- send ---------------------------------------------------------------- */
-
 
 /* What a send that went through adds; `size` was read at its entry. */
 static __always_inline void send_counted(__u32 tgid, struct zs_sock *s, __u64 size, __u32 flags)

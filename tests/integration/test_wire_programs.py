@@ -9,23 +9,14 @@ peer announced once in its handshake.
 
 import zmq
 
-from harness import Zmqscope, check, check_eq, wait_for
+from harness import Zmqscope, check, check_eq
 from test_loops import Kernel, node_server, settled_truth, zloop_server
+from test_wire import settle, wire
 
 PUSHES = 200
 REQUESTS = 30
 DEALER_ID = b"wire-dealer"
 BIG = 20000   # a frame with an 8-byte size, read in several syscalls
-
-
-def wire(m, pid, endpoint, what, direction="in"):
-    return int(m.total(f"zmqscope_wire_{what}_total", pid=pid, endpoint=endpoint,
-                       direction=direction))
-
-
-def settle(zs, pred, what):
-    return wait_for(lambda: (lambda m: m if pred(m) else None)(zs.metrics()), timeout=30,
-                    what=what)
 
 
 def connection(m, pid, endpoint):
