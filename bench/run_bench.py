@@ -55,6 +55,7 @@ CONDITION_TEXT = {
 WORKLOADS = ("pushes", "requests")
 WORKLOAD_TEXT = {"pushes": "1-frame PUSH messages", "requests": "DEALER/REQ requests to the ROUTER"}
 REQ_WORKERS = 8        # enough concurrent requesters to keep the controller busy
+FLOOR_SCRIPTS = {"floor": B.FLOOR_BT, "floor_entry": B.FLOOR_ENTRY_BT}
 
 def kernel_has_uprobe_sessions():
     """As zmqscope decides (user/observer.c): the session kfunc is in vmlinux BTF."""
@@ -213,9 +214,8 @@ def throughput_round(cond, rnd, args, libdir):
         elif cond == "bpftrace":
             tool = B.Bpftrace(B.PEER_BT, [B.libzmq_of(ctl.pid), ctl.pid], pid=ctl.pid)
             stack.callback(tool.close)
-        elif cond in ("floor", "floor_entry"):
-            script = B.FLOOR_BT if cond == "floor" else B.FLOOR_ENTRY_BT
-            tool = B.Bpftrace(script, [B.libzmq_of(ctl.pid)])
+        elif cond in FLOOR_SCRIPTS:
+            tool = B.Bpftrace(FLOOR_SCRIPTS[cond], [B.libzmq_of(ctl.pid)])
             stack.callback(tool.close)
         attach_s = time.perf_counter() - t_attach if tool else None
         tool_pid = tool.process.pid if cond == "zmqscope" else tool.pid if tool else None
@@ -301,9 +301,8 @@ def probe_cost_run(cond, args, libdir):
         stack.callback(B.stop_process, proc, signal.SIGKILL)
         pid = json.loads(B.read_ready(proc, "READY ", 15, "probe_cost"))["pid"]
         lib = B.libzmq_of(pid)
-        if cond in ("floor", "floor_entry"):
-            script = B.FLOOR_BT if cond == "floor" else B.FLOOR_ENTRY_BT
-            stack.enter_context(contextlib.closing(B.Bpftrace(script, [lib])))
+        if cond in FLOOR_SCRIPTS:
+            stack.enter_context(contextlib.closing(B.Bpftrace(FLOOR_SCRIPTS[cond], [lib])))
         elif cond == "peer":
             stack.enter_context(contextlib.closing(B.Bpftrace(B.PEER_BT, [lib, pid], pid=pid)))
         elif cond == "zmqscope":
@@ -671,23 +670,17 @@ def predicted_floor_us(hits, probe, scenario):
     return ns / 1e3, counts
 
 
-def insitu_floor(tp, hits, wl):
+def insitu_floor(s, calls, returns):
     """zmqscope's traps at the prices empty probes cost inside the controller itself.
 
     Part 2 prices a trap in a C loop, where the interpreter's caches are not
     there to be evicted.  Part 1 runs floor_entry.bt (an empty uprobe on each
     call) and floor.bt (an empty uprobe and uretprobe on each call) on the
-    same workload, so the controller's own CPU prices an entry trap and a
+    same workload `s`, so the controller's own CPU prices an entry trap and a
     return trap there.  Every probed call takes zmqscope's entry trap; its
     returns are the subset trap_counts finds.
     """
-    counts = trap_counts(hits, SCENARIO_OF[wl]) if hits else None
-    if not counts:
-        return None
-    s = tp[wl]
     bare, entry_only, both = (s[c]["cpu_us_per_msg_best"] for c in ("bare", "floor_entry", "floor"))
-    calls = sum(e for e, _ in counts.values())
-    returns = sum(r for _, r in counts.values())
     entry_us = (entry_only - bare) / calls
     return_us = (both - entry_only) / calls      # floor.bt returns from every call
     return {"entry_us": entry_us, "return_us": return_us, "entries": calls,
@@ -733,18 +726,17 @@ def targets(res):
                 continue
             entries, returns = (sum(c[i] for c in counts.values()) for i in (0, 1))
             zs = tp[wl]["zmqscope"]
-            fl = insitu_floor(tp, hits, wl)
-            if fl:
-                add(f"added cost per message within {FLOOR_FACTOR} x floor, priced in the "
-                    f"controller ({wl})",
-                    f"{zs['cpu_us_added_per_msg_best']:.1f} µs/msg of controller CPU, best round "
-                    f"against best round; floor: {fl['entries']:.1f} entry traps at "
-                    f"{fl['entry_us'] * 1e3:.0f} ns + {fl['returns']:.1f} return traps at "
-                    f"{fl['return_us'] * 1e3:.0f} ns, the prices of empty probes in the same "
-                    f"workload (part 1's floor_entry and floor) = {fl['floor_us']:.1f} µs",
-                    f"≤ {FLOOR_FACTOR * fl['floor_us']:.1f} µs/msg",
-                    zs["cpu_us_added_per_msg_best"] <= FLOOR_FACTOR * fl["floor_us"],
-                    why_floor(zs, fl["floor_us"], entries + returns, sc, in_situ=True))
+            fl = insitu_floor(tp[wl], entries, returns)
+            add(f"added cost per message within {FLOOR_FACTOR} x floor, priced in the "
+                f"controller ({wl})",
+                f"{zs['cpu_us_added_per_msg_best']:.1f} µs/msg of controller CPU, best round "
+                f"against best round; floor: {fl['entries']:.1f} entry traps at "
+                f"{fl['entry_us'] * 1e3:.0f} ns + {fl['returns']:.1f} return traps at "
+                f"{fl['return_us'] * 1e3:.0f} ns, the prices of empty probes in the same "
+                f"workload (part 1's floor_entry and floor) = {fl['floor_us']:.1f} µs",
+                f"≤ {FLOOR_FACTOR * fl['floor_us']:.1f} µs/msg",
+                zs["cpu_us_added_per_msg_best"] <= FLOOR_FACTOR * fl["floor_us"],
+                why_floor(zs, fl["floor_us"], entries + returns, sc, in_situ=True))
             add(f"added cost per message within {FLOOR_FACTOR} x floor, priced in a C loop "
                 f"({wl})",
                 f"{zs['cpu_us_added_per_msg_best']:.1f} µs/msg of controller CPU, best round "
