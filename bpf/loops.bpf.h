@@ -35,7 +35,7 @@ static long poll_item_step(__u32 i, void *arg)
 	if (!key.handle)
 		return 0; /* a plain file descriptor */
 	/* Only a socket that received can have a span to end: no discovery. */
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (s)
 		loop_check(w->tgid, s);
 	return 0;
@@ -155,7 +155,7 @@ int BPF_UPROBE(internal_send_entry, void *sock, void *msg, int flags)
 	/* The message it received is passed on: that handling is done. */
 	rx.handle = th ? th->proxy_rx : 0;
 	if (rx.handle && rx.handle != (__u64)sock) {
-		struct zs_sock *from = bpf_map_lookup_elem(&sockets, &rx);
+		struct zs_sock *from = sock_find(&rx);
 
 		if (from)
 			end_span(rx.tgid, from, false);
@@ -201,7 +201,7 @@ static __always_inline void internal_recv_return(int rc)
 	if (!t)
 		return;
 	key.handle = th->call.handle;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (!s)
 		return;
 	msg = (const char *)th->call.ptr;

@@ -37,7 +37,7 @@ static __always_inline int frame_returned(long rc, __u16 kind, const struct zs_c
 	t = current_target(&key.tgid);
 	if (!t)
 		return 0;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (!s)
 		return 0;
 	s->public_rx_tid = 0;

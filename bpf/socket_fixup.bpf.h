@@ -13,7 +13,7 @@
 static __always_inline int fixup_socket(struct zs_fixup *f, struct zs_target *t)
 {
 	struct zs_sock_key key = { .tgid = f->tgid, .handle = f->handle };
-	struct zs_sock *s = bpf_map_lookup_elem(&sockets, &key);
+	struct zs_sock *s = sock_find(&key);
 	struct scratch *sc;
 
 	if (!s) {
@@ -26,8 +26,7 @@ static __always_inline int fixup_socket(struct zs_fixup *f, struct zs_target *t)
 		sc->sock.type = ZS_TYPE_UNKNOWN;
 		sc->sock.gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
 		/* The probes may have created it since the loader looked: theirs stays. */
-		bpf_map_update_elem(&sockets, &key, &sc->sock, BPF_NOEXIST);
-		s = bpf_map_lookup_elem(&sockets, &key);
+		s = sock_insert(&key, &sc->sock, false);
 		if (!s)
 			return -ZS_ENOMEM;
 	}

@@ -56,7 +56,7 @@ static __always_inline void events_return_by_cookie(int rc, __u64 cookie, __u64 
 
 	if (rc != 0)
 		return;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (s && !bpf_probe_read_user(&val, sizeof(val), (void *)cookie_ptr(cookie, ret_sp)))
 		events_answered(s, val);
 }
@@ -124,7 +124,7 @@ static __always_inline void getsockopt_return(int rc)
 	if (!t)
 		return;
 	key.handle = th->call.handle;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (!s || bpf_probe_read_user(&val, sizeof(val), (void *)th->call.ptr))
 		return;
 	switch (th->call.opt) {

@@ -36,13 +36,6 @@ struct {
 	__type(value, struct zs_target);
 } targets SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, ZS_MAX_SOCKETS);
-	__type(key, struct zs_sock_key);
-	__type(value, struct zs_sock);
-} sockets SEC(".maps");
-
 /* An LRU map, never deleted from on the hot path: threads that die are evicted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -142,6 +135,8 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 	return bpf_map_lookup_elem(map, key);
 }
 
+#include "socket_table.bpf.h"
+
 static __always_inline bool typed_role(__u8 role)
 {
 	return role == ZS_ROLE_PULL || role == ZS_ROLE_REPLY;
@@ -190,7 +185,6 @@ static struct zs_sock *sock_discover(struct zs_target *t, struct zs_sock_key *ke
 	const char *base = (const char *)key->handle;
 	struct scratch *sc = scratch();
 	struct zs_sock *s;
-	long err;
 
 	if (!sc)
 		return NULL;
@@ -221,12 +215,7 @@ static struct zs_sock *sock_discover(struct zs_target *t, struct zs_sock_key *ke
 	}
 	s->role = resolve_role(s->type, s->endpoint);
 	s->gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
-	err = bpf_map_update_elem(&sockets, key, s, BPF_NOEXIST);
-	if (err && err != -EEXIST) {
-		count_drop(ZS_DROP_SOCKETS);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&sockets, key);
+	return sock_insert(key, s, false);
 }
 
 static __always_inline struct zs_sock *sock_get(struct zs_target *t, __u32 tgid, __u64 handle)
@@ -236,7 +225,7 @@ static __always_inline struct zs_sock *sock_get(struct zs_target *t, __u32 tgid,
 
 	if (!handle)
 		return NULL;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	return s ? s : sock_discover(t, &key);
 }
 
@@ -262,7 +251,7 @@ static __always_inline struct zs_sock *call_sock(__u32 *tgid, __u64 handle)
 	*tgid = key.tgid;
 	if (!handle)
 		return NULL;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (s)
 		return s;
 	t = bpf_map_lookup_elem(&targets, tgid);
@@ -468,7 +457,7 @@ static __always_inline int send_return(long rc, __u16 kind)
 		return 0;
 	key.tgid = bpf_get_current_pid_tgid() >> 32;
 	key.handle = th->call.handle;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (!s)
 		return 0;
 	if (rc < 0) {
@@ -583,8 +572,7 @@ int BPF_URETPROBE(zmq_socket_return, void *handle)
 	s->pristine = 1;
 	s->role = resolve_role(s->type, s->endpoint);
 	s->gen = __sync_fetch_and_add(&t->next_sock_gen, 1);
-	if (bpf_map_update_elem(&sockets, &key, s, BPF_ANY))
-		count_drop(ZS_DROP_SOCKETS);
+	sock_insert(&key, s, true);
 	return 0;
 }
 
@@ -619,7 +607,7 @@ static __always_inline int endpoint_return(int rc, __u16 kind)
 	if (!t)
 		return 0;
 	key.handle = th->call.handle;
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (!s)
 		return 0;
 	if (t->cfg.endpoint_off >= 0)
@@ -667,10 +655,10 @@ int BPF_UPROBE(zmq_close_entry, void *sock)
 	if (!t)
 		return 0;
 	/* The last frame zmq_recv() returned is final: nothing can follow it now. */
-	s = bpf_map_lookup_elem(&sockets, &key);
+	s = sock_find(&key);
 	if (s)
 		settle_unresolved_frame(key.tgid, s, key.handle);
-	bpf_map_delete_elem(&sockets, &key);
+	sock_remove(&key);
 	return 0;
 }
 

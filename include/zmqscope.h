@@ -14,6 +14,7 @@
 #define ZS_ENDPOINT_LEN 64
 #define ZS_MSG_TYPE_LEN 32
 #define ZS_MAX_SOCKETS 16384
+#define ZS_SOCK_HINTS 32768 /* a power of two: the socket lookup's cache (socket_table.bpf.h) */
 #define ZS_MAX_THREADS 16384
 #define ZS_MAX_TARGETS 256
 #define ZS_MAX_ROLE_ENDPOINTS 64
@@ -212,6 +213,7 @@ struct zs_sock_counters {
 };
 
 struct zs_sock {
+	struct zs_sock_key key; /* its own, so that a slot confirms a hint */
 	struct zs_sock_counters c;
 	__u64 span_start_ns; /* handler span open since; 0 when none is open */
 	__u64 rx_last_ns;    /* buffer API: when the unresolved frame arrived */

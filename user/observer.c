@@ -28,6 +28,7 @@
 #include "probe_specs.h"
 #include "proxy_users.h"
 #include "zmqscope.skel.h"
+#include "socket_table.h"
 #include "socket_refine.h"
 #include "library_watch.h"
 #include "observer_attach.h"
@@ -233,8 +234,11 @@ static int open_and_load(struct observer *ob)
 	/* Before 5.14 no syscall programs: pre-attach sockets and later layouts are then lost. */
 	if (libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SYSCALL, NULL) != 1)
 		bpf_program__set_autoload(ob->skel->progs.zs_fixup, false);
-	if (ob->opts->max_sockets)
+	if (ob->opts->max_sockets) {
 		bpf_map__set_max_entries(ob->skel->maps.sockets, ob->opts->max_sockets);
+		bpf_map__set_max_entries(ob->skel->maps.sock_slots, ob->opts->max_sockets);
+		bpf_map__set_max_entries(ob->skel->maps.sock_free_slots, ob->opts->max_sockets);
+	}
 	observer_tap_configure(ob);
 	if (ob->pinned) {
 		rc = set_map_pins(ob);
@@ -548,8 +552,7 @@ static void forget_process_maps(struct observer *ob, uint32_t tgid)
 	struct zmqscope_bpf *skel = ob->skel;
 
 	bpf_map_delete_elem(bpf_map__fd(skel->maps.targets), &tgid);
-	forget_keys_of(bpf_map__fd(skel->maps.sockets), sizeof(struct zs_sock_key), ZS_MAX_SOCKETS,
-		       tgid);
+	socket_table_forget(&SOCKET_TABLE_OF(skel), tgid, bpf_map__max_entries(skel->maps.sockets));
 	forget_keys_of(bpf_map__fd(skel->maps.msg_types), sizeof(struct zs_msg_type_key),
 		       ZS_MAX_MSG_TYPES, tgid);
 	forget_keys_of(bpf_map__fd(skel->maps.sock_type_msgs), sizeof(struct zs_sock_type_key),

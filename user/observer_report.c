@@ -19,6 +19,7 @@
 #include "observer.h"
 #include "wire_layer.h"
 #include "zmqscope.skel.h"
+#include "socket_table.h"
 
 struct snapshot {
 	struct metrics_socket *sockets;
@@ -118,18 +119,16 @@ static size_t read_map(int fd, size_t key_size, size_t value_size, void **keys, 
 
 /* The converters below turn map entries into the snapshot's types. */
 
-static struct metrics_socket *read_sockets(int fd, size_t *n)
+static struct metrics_socket *read_sockets(const struct socket_table *st, size_t *n)
 {
-	struct zs_sock_key *keys;
-	struct zs_sock *vals;
-	struct metrics_socket *out;
+	struct socket_entry *e = socket_table_read_all(st, n);
+	struct metrics_socket *out = calloc(*n ? *n : 1, sizeof(*out));
 
-	*n = read_map(fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
-	out = calloc(*n ? *n : 1, sizeof(*out));
-	for (size_t i = 0; out && i < *n; i++)
-		out[i] = (struct metrics_socket){ keys[i].tgid, keys[i].handle, vals[i] };
-	free(keys);
-	free(vals);
+	for (size_t i = 0; e && out && i < *n; i++)
+		out[i] = (struct metrics_socket){ e[i].key.tgid, e[i].key.handle, e[i].s };
+	if (!e)
+		*n = 0;
+	free(e);
 	return out;
 }
 
@@ -327,7 +326,7 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 	size_t nprobes = 0, p = 0;
 
 	memset(s, 0, sizeof(*s));
-	s->sockets = read_sockets(bpf_map__fd(skel->maps.sockets), &s->nsockets);
+	s->sockets = read_sockets(&SOCKET_TABLE_OF(skel), &s->nsockets);
 	s->sock_types = read_sock_types(bpf_map__fd(skel->maps.sock_type_msgs), &s->nsock_types);
 	s->hists = read_hists(bpf_map__fd(skel->maps.hists), &s->nhists);
 	/* Names last, so that every id read above has its name... */

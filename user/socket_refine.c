@@ -14,6 +14,7 @@
 #include "observer.h"
 #include "zmqscope.h"
 #include "zmqscope.skel.h"
+#include "socket_table.h"
 #include "monotonic.h"
 
 /* Longest wait between two tries on a target whose layout is still open. */
@@ -121,7 +122,7 @@ static bool fill(int32_t *have, int32_t measured)
 /* Puts right what the probes stored before the layout was known. */
 static void relabel(struct observer *ob, struct target *t, const struct memory_calibration *mc)
 {
-	int fd = bpf_map__fd(ob->skel->maps.sockets);
+	struct socket_table st = SOCKET_TABLE_OF(ob->skel);
 
 	for (size_t i = 0; i < mc->nsockets; i++) {
 		const struct found_socket *f = &mc->sockets[i];
@@ -129,7 +130,7 @@ static void relabel(struct observer *ob, struct target *t, const struct memory_c
 		struct zs_sock s;
 		bool type_wrong, ep_wrong;
 
-		if (bpf_map_lookup_elem(fd, &key, &s))
+		if (socket_table_read(&st, &key, &s))
 			continue;
 		s.endpoint[sizeof(s.endpoint) - 1] = '\0';
 		type_wrong = s.type_source < ZS_TYPESRC_LAYOUT && s.type != f->type;

@@ -494,6 +494,63 @@ def test_socket_map_full_drops_but_keeps_counting():
         script.close()
 
 
+def test_sockets_give_back_their_slots():
+    """With room for 4 sockets, 12 closed in turn and 3 processes gone in turn leave room."""
+    script = Script("--import")
+    zs = Zmqscope("--pid", str(script.pid), args=["--max-sockets", "4"])
+    ctx = zmq.Context()
+    try:
+        push = ctx.socket(zmq.PUSH)
+        for i in range(12):
+            index, ep = script.cmd("make PULL tcp://127.0.0.1:0")
+            push.connect(ep)
+            for _ in range(3 + i):
+                push.send(b"x")
+            script.cmd(f"recv {index} {3 + i}")
+            check_eq(zs.metrics().socket_value("zmqscope_frames_received_total", ep), 3 + i,
+                     f"socket {i}, in the slot a closed one gave back")
+            push.disconnect(ep)
+            script.cmd(f"close {index}")
+        check_eq(zs.metrics().value("zmqscope_map_update_failures_total", map="sockets"), 0,
+                 "no socket was refused a slot")
+    finally:
+        ctx.destroy(linger=0)
+        zs.close()
+        script.close()
+
+    marker = "zs-slot-marker"
+    zs = Zmqscope("--name", marker, args=["--max-sockets", "4", "--ttl", "0"], wait_targets=0)
+    try:
+        for round_ in range(3):
+            script = Script("--import", marker=marker)
+            ctx = zmq.Context()
+            try:
+                wait_for(lambda: attached(zs, script.pid), timeout=ATTACH_WITHIN,
+                         what=f"process {round_} to be attached")
+                push = ctx.socket(zmq.PUSH)
+                for k in range(3):
+                    index, ep = script.cmd("make PULL tcp://127.0.0.1:0")
+                    push.connect(ep)
+                    for _ in range(5):
+                        push.send(b"x")
+                    script.cmd(f"recv {index} 5")
+                    push.disconnect(ep)
+                    check_eq(zs.metrics().socket_value("zmqscope_frames_received_total", ep,
+                                                       pid=script.pid), 5,
+                             f"process {round_}, socket {k}")
+            finally:
+                ctx.destroy(linger=0)
+                script.close()
+            wait_for(lambda: zs.metrics().total("zmqscope_target_up", pid=script.pid) == 0
+                     and not zs.metrics().select("zmqscope_frames_received_total",
+                                                 pid=script.pid),
+                     timeout=5, what=f"process {round_}'s sockets to be forgotten")
+        check_eq(zs.metrics().value("zmqscope_map_update_failures_total", map="sockets"), 0,
+                 "an exited process's sockets gave back their slots")
+    finally:
+        zs.close()
+
+
 def test_user_keeps_only_cap_bpf():
     ctl = Controller()
     zs = Zmqscope("--pid", str(ctl.pid), args=["--user", "nobody"])
@@ -522,5 +579,6 @@ TESTS = [
     test_http_under_load_and_abuse,
     test_sigkill_during_load_five_times,
     test_socket_map_full_drops_but_keeps_counting,
+    test_sockets_give_back_their_slots,
     test_user_keeps_only_cap_bpf,
 ]
