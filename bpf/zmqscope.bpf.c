@@ -3,9 +3,10 @@
  * uprobes on libzmq's public API.  Counting happens here, with atomic adds
  * on per-socket entries; the loader only reads the maps when scraped.
  *
- * Every program starts by finding the process in `targets`: the probes are
- * attached per pid already, and this keeps a stray hit (another process that
- * maps the same inode) from creating state.
+ * Every program starts by finding its socket (socket_table.bpf.h), keyed by
+ * the calling process: the probes are attached per pid already.  Only a
+ * process in `targets` can create state, which keeps a stray hit (another
+ * process that maps the same inode) from adding any.
  *
  * Handler spans (design.md section 4): a span opens when the final frame of
  * an inbound message arrives, and closes at the first of the final frame of
