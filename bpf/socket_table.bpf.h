@@ -5,7 +5,7 @@
  * lookup is the hottest path zmqscope has.  A hash lookup on
  * (tgid, handle) costs about 100 ns on these VMs (jhash, a bucket walk and
  * their cache misses); an array lookup is inlined by the verifier and
- * costs about 12 (design.md section 8).
+ * costs about 12 (docs/design-notes.md, "Where a socket's state lives").
  *
  * So the state sits in an array of slots, `sock_slots`, each holding its
  * own key.  `sockets` maps a key to its slot: it alone decides whether a
@@ -114,9 +114,23 @@ static __always_inline struct zs_sock *sock_slot_take(__u32 *slot)
 }
 
 /*
- * The socket `key` with the state `init` (whose key is set here), or the
- * one that is already there.  `replace` overwrites an existing socket's
- * state: zmq_socket() returning a handle we knew means a close we missed.
+ * Writes `init` into slot `s` as `key`'s state.  The key goes in last: a
+ * stale hint (the same handle, closed and then reused in that process) can
+ * confirm the slot only once the rest of its state is there.
+ */
+static __always_inline void sock_slot_fill(struct zs_sock *s, struct zs_sock *init,
+					   const struct zs_sock_key *key)
+{
+	__builtin_memset(&init->key, 0, sizeof(init->key));
+	bpf_probe_read_kernel(s, sizeof(*s), init);
+	s->key.tgid = key->tgid;
+	s->key.handle = key->handle;
+}
+
+/*
+ * The socket `key` with the state `init`, or the one that is already
+ * there.  `replace` overwrites an existing socket's state: zmq_socket()
+ * returning a handle we knew means a close we missed.
  */
 static struct zs_sock *sock_insert(const struct zs_sock_key *key, struct zs_sock *init,
 				   bool replace)
@@ -125,13 +139,10 @@ static struct zs_sock *sock_insert(const struct zs_sock_key *key, struct zs_sock
 	struct zs_sock *s;
 	long err;
 
-	init->key.tgid = key->tgid;
-	init->key.pad = 0;
-	init->key.handle = key->handle;
 	if (cur) {
 		s = bpf_map_lookup_elem(&sock_slots, cur);
 		if (s && replace)
-			bpf_probe_read_kernel(s, sizeof(*s), init);
+			sock_slot_fill(s, init, key);
 		return s;
 	}
 	s = sock_slot_take(&slot);
@@ -140,7 +151,7 @@ static struct zs_sock *sock_insert(const struct zs_sock_key *key, struct zs_sock
 		return NULL;
 	}
 	/* The state is in place before the index makes it findable. */
-	bpf_probe_read_kernel(s, sizeof(*s), init);
+	sock_slot_fill(s, init, key);
 	err = bpf_map_update_elem(&sockets, key, &slot, BPF_NOEXIST);
 	if (!err)
 		return s;
