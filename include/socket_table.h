@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "metrics.h"
 #include "zmqscope.h"
 
 struct socket_table {
@@ -18,19 +19,17 @@ struct socket_table {
 	int free_fd;  /* sock_free_slots */
 };
 
-struct socket_entry {
-	struct zs_sock_key key;
-	struct zs_sock s;
-};
-
 /* The table of a loaded skeleton (a macro: this header does not need the skeleton's). */
 #define SOCKET_TABLE_OF(skel)                                                              \
 	((struct socket_table){ bpf_map__fd((skel)->maps.sockets),                         \
 				bpf_map__fd((skel)->maps.sock_slots),                      \
 				bpf_map__fd((skel)->maps.sock_free_slots) })
 
-/* Every socket the index names, its state read from its slot; NULL on ENOMEM. */
-struct socket_entry *socket_table_read_all(const struct socket_table *st, size_t *n);
+/*
+ * Every socket the index names, its state read from its slot: none if the
+ * slots cannot be read, NULL only when the list itself cannot be allocated.
+ */
+struct metrics_socket *socket_table_read_all(const struct socket_table *st, size_t *n);
 
 /* One socket's state: 0, or -ENOENT. */
 int socket_table_read(const struct socket_table *st, const struct zs_sock_key *key,

@@ -20,6 +20,7 @@
 #include "wire_layer.h"
 #include "zmqscope.skel.h"
 #include "socket_table.h"
+#include "map_reader.h"
 
 struct snapshot {
 	struct metrics_socket *sockets;
@@ -44,93 +45,7 @@ static double seconds_since(const struct timespec *t0)
 	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-/*
- * Every key and value of a hash map, into arrays sized to what is there:
- * batch lookups of MAP_CHUNK entries (a syscall per chunk, not two per
- * entry, is what keeps 2,000 sockets cheap), else a walk of the keys on
- * kernels without them.  Returns the number of entries; the caller frees
- * *keys and *values, which stay NULL for an empty map.
- */
-#define MAP_CHUNK 512
-
-static bool grow(void **keys, void **values, size_t *cap, size_t need, size_t key_size,
-		 size_t value_size)
-{
-	void *k, *v;
-
-	if (need <= *cap)
-		return true;
-	k = realloc(*keys, need * key_size);
-	if (k)
-		*keys = k;
-	v = k ? realloc(*values, need * value_size) : NULL;
-	if (v)
-		*values = v;
-	if (!k || !v)
-		return false;
-	*cap = need;
-	return true;
-}
-
-static size_t read_map(int fd, size_t key_size, size_t value_size, void **keys, void **values)
-{
-	char cursor[128], next[128];
-	__u32 in_batch, out_batch;
-	size_t n = 0, cap = 0;
-	bool first = true;
-
-	*keys = *values = NULL;
-	for (;;) {
-		__u32 count = MAP_CHUNK;
-		int rc;
-
-		if (!grow(keys, values, &cap, n + MAP_CHUNK, key_size, value_size))
-			return n;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch,
-					  (char *)*keys + n * key_size,
-					  (char *)*values + n * value_size, &count, NULL);
-		if (rc && errno != ENOENT) {
-			if (first)
-				break; /* no batch support: walk the keys below */
-			return n;
-		}
-		n += count;
-		if (rc) /* ENOENT: that was the last chunk */
-			return n;
-		in_batch = out_batch;
-		first = false;
-	}
-	if (key_size > sizeof(cursor))
-		return 0;
-	first = true;
-	while (!bpf_map_get_next_key(fd, first ? NULL : cursor, next)) {
-		first = false;
-		memcpy(cursor, next, key_size);
-		if (!grow(keys, values, &cap, n + 1 > cap ? cap * 2 + MAP_CHUNK : cap, key_size,
-			  value_size))
-			break;
-		if (bpf_map_lookup_elem(fd, next, (char *)*values + n * value_size))
-			continue;
-		memcpy((char *)*keys + n * key_size, next, key_size);
-		n++;
-	}
-	return n;
-}
-
 /* The converters below turn map entries into the snapshot's types. */
-
-static struct metrics_socket *read_sockets(const struct socket_table *st, size_t *n)
-{
-	struct socket_entry *e = socket_table_read_all(st, n);
-	struct metrics_socket *out = calloc(*n ? *n : 1, sizeof(*out));
-
-	for (size_t i = 0; e && out && i < *n; i++)
-		out[i] = (struct metrics_socket){ e[i].key.tgid, e[i].key.handle, e[i].s };
-	if (!e)
-		*n = 0;
-	free(e);
-	return out;
-}
 
 static struct metrics_msg_type *read_msg_types(int fd, size_t *n)
 {
@@ -138,7 +53,7 @@ static struct metrics_msg_type *read_msg_types(int fd, size_t *n)
 	__u32 *ids;
 	struct metrics_msg_type *out;
 
-	*n = read_map(fd, sizeof(*keys), sizeof(*ids), (void **)&keys, (void **)&ids);
+	*n = map_read_all(fd, sizeof(*keys), sizeof(*ids), (void **)&keys, (void **)&ids);
 	out = calloc(*n ? *n : 1, sizeof(*out));
 	for (size_t i = 0; out && i < *n; i++) {
 		out[i].tgid = keys[i].tgid;
@@ -157,7 +72,7 @@ static struct metrics_sock_type *read_sock_types(int fd, size_t *n)
 	__u64 *counts;
 	struct metrics_sock_type *out;
 
-	*n = read_map(fd, sizeof(*keys), sizeof(*counts), (void **)&keys, (void **)&counts);
+	*n = map_read_all(fd, sizeof(*keys), sizeof(*counts), (void **)&keys, (void **)&counts);
 	out = calloc(*n ? *n : 1, sizeof(*out));
 	for (size_t i = 0; out && i < *n; i++)
 		out[i] = (struct metrics_sock_type){ keys[i].tgid, keys[i].msg_type, keys[i].handle,
@@ -173,7 +88,7 @@ static struct metrics_hist *read_hists(int fd, size_t *n)
 	struct zs_hist *vals;
 	struct metrics_hist *out;
 
-	*n = read_map(fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
+	*n = map_read_all(fd, sizeof(*keys), sizeof(*vals), (void **)&keys, (void **)&vals);
 	out = calloc(*n ? *n : 1, sizeof(*out));
 	for (size_t i = 0; out && i < *n; i++)
 		out[i] = (struct metrics_hist){ keys[i], vals[i] };
@@ -326,7 +241,7 @@ static int snapshot_take(struct observer *ob, struct snapshot *s)
 	size_t nprobes = 0, p = 0;
 
 	memset(s, 0, sizeof(*s));
-	s->sockets = read_sockets(&SOCKET_TABLE_OF(skel), &s->nsockets);
+	s->sockets = socket_table_read_all(&SOCKET_TABLE_OF(skel), &s->nsockets);
 	s->sock_types = read_sock_types(bpf_map__fd(skel->maps.sock_type_msgs), &s->nsock_types);
 	s->hists = read_hists(bpf_map__fd(skel->maps.hists), &s->nhists);
 	/* Names last, so that every id read above has its name... */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "socket_table.h"
+#include "map_reader.h"
 
 #include <bpf/bpf.h>
 #include <errno.h>
@@ -23,68 +24,10 @@ int socket_table_read(const struct socket_table *st, const struct zs_sock_key *k
 	return 0;
 }
 
-static bool grow(struct zs_sock_key **keys, __u32 **slots, size_t *cap, size_t need)
-{
-	size_t ncap = *cap;
-	void *p;
-
-	if (need <= *cap)
-		return true;
-	while (ncap < need)
-		ncap = ncap ? ncap * 2 : 256;
-	p = realloc(*keys, ncap * sizeof(**keys));
-	if (!p)
-		return false;
-	*keys = p;
-	p = realloc(*slots, ncap * sizeof(**slots));
-	if (!p)
-		return false;
-	*slots = p;
-	*cap = ncap;
-	return true;
-}
-
-#define INDEX_CHUNK 1024
-
-/* The index, whole: keys and their slots, by batch where the kernel has it. */
+/* The index, whole: keys and their slots. */
 static size_t read_index(int fd, struct zs_sock_key **keys, __u32 **slots)
 {
-	struct zs_sock_key in_batch, out_batch, cursor, next;
-	size_t n = 0, cap = 0;
-	bool first = true;
-
-	*keys = NULL;
-	*slots = NULL;
-	for (;;) {
-		__u32 count = INDEX_CHUNK;
-		int rc;
-
-		if (!grow(keys, slots, &cap, n + INDEX_CHUNK))
-			return n;
-		rc = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, *keys + n,
-					  *slots + n, &count, NULL);
-		if (rc && errno != ENOENT) {
-			if (first)
-				break; /* no batch support: walk the keys below */
-			return n;
-		}
-		n += count;
-		if (rc)
-			return n;
-		in_batch = out_batch;
-		first = false;
-	}
-	first = true;
-	while (!bpf_map_get_next_key(fd, first ? NULL : &cursor, &next)) {
-		first = false;
-		cursor = next;
-		if (!grow(keys, slots, &cap, n + 1))
-			break;
-		if (bpf_map_lookup_elem(fd, &next, *slots + n))
-			continue; /* deleted since the walk found it */
-		(*keys)[n++] = next;
-	}
-	return n;
+	return map_read_all(fd, sizeof(**keys), sizeof(**slots), (void **)keys, (void **)slots);
 }
 
 /*
@@ -123,10 +66,10 @@ static int read_slots(int fd, __u32 count, struct zs_sock *out)
 	return done == count ? 0 : -EIO;
 }
 
-struct socket_entry *socket_table_read_all(const struct socket_table *st, size_t *n)
+struct metrics_socket *socket_table_read_all(const struct socket_table *st, size_t *n)
 {
 	struct zs_sock_key *keys;
-	struct socket_entry *out;
+	struct metrics_socket *out;
 	struct zs_sock *slots = NULL;
 	__u32 *slot_of, span = 0;
 	size_t nkeys = read_index(st->index_fd, &keys, &slot_of);
@@ -143,13 +86,10 @@ struct socket_entry *socket_table_read_all(const struct socket_table *st, size_t
 		for (size_t i = 0; i < nkeys; i++) {
 			if (!socket_slot_matches(&slots[slot_of[i]], &keys[i]))
 				continue;
-			out[*n].key = keys[i];
-			out[*n].s = slots[slot_of[i]];
+			out[*n] = (struct metrics_socket){ keys[i].tgid, keys[i].handle,
+							   slots[slot_of[i]] };
 			(*n)++;
 		}
-	} else if (span) {
-		free(out);
-		out = NULL;
 	}
 	free(slots);
 	free(keys);
