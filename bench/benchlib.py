@@ -333,7 +333,7 @@ def sample_value(text, name, **labels):
 
 # ---- bpftool ---------------------------------------------------------------
 
-ZS_PROGRAM_PREFIXES = ("zmq_", "handler_")
+ZS_PROGRAM_PREFIXES = ("zmq_", "handler_", "internal_")
 
 
 def bpf_programs():

@@ -380,6 +380,8 @@ def hits_scenario(name, observers, messages, drive):
 
 
 PEER_PROGRAMS = ("zmq_msg_recv", "zmq_msg_send", "zmq_getsockopt")
+# zmqscope's programs on libzmq's internal functions, where they carry the public calls.
+CARRIED_BY = {"zmq_msg_recv": "internal_recv", "zmq_msg_send": "internal_send"}
 
 
 def attach_for_hits(stack, pid, peer=False):
@@ -649,10 +651,12 @@ def trap_counts(hits, scenario):
     out = {}
     for fn in PEER_PROGRAMS:
         calls = peer.get(fn, {}).get("per_msg", 0) / 2
-        if fn + "_return" in zs:
-            returns = zs[fn + "_return"]["per_msg"]
-        elif fn + "_session" in zs:
-            returns = max(0.0, zs[fn + "_session"]["per_msg"] - calls)
+        # Where the internal probes carry the public calls, the public function has none.
+        own = CARRIED_BY.get(fn) if CARRIED_BY.get(fn, "") + "_session" in zs else fn
+        if own + "_return" in zs:
+            returns = zs[own + "_return"]["per_msg"]
+        elif own + "_session" in zs:
+            returns = max(0.0, zs[own + "_session"]["per_msg"] - calls)
         else:
             returns = 0.0
         if calls:

@@ -21,8 +21,9 @@ static __always_inline int recv_entry(__u64 handle, __u64 ptr, __u64 len, __u32 
 }
 
 /*
- * A receive's return: the frame it got (rc its size, or -1).  `th` is the
- * thread's record, or NULL where a session cookie carried the call.
+ * A receive's return: the frame it got (rc its size, or 0 from
+ * socket_base_t::recv; -1 if none).  `th` is the thread's record, or NULL
+ * where a session cookie carried the call.
  */
 static __always_inline int frame_returned(long rc, __u16 kind, const struct zs_call *call,
 					  struct zs_thread *th)
@@ -52,16 +53,18 @@ static __always_inline int frame_returned(long rc, __u16 kind, const struct zs_c
 		return 0;
 	}
 	__sync_fetch_and_add(&s->c.frames_rx, 1);
-	__sync_fetch_and_add(&s->c.bytes_rx, rc);
 	if (kind == ZS_CALL_MSG_RECV) {
 		const char *msg = (const char *)call->ptr;
 
+		/* rc is the size for zmq_msg_recv, 0 for socket_base_t::recv carrying it. */
 		size = msg_data_flags(msg, &data, &flags);
+		__sync_fetch_and_add(&s->c.bytes_rx, size);
 		inspect_rx_frame(key.tgid, t, s, key.handle, data, size, true);
 		s->cur_frames++;
 		if (!(flags & ZS_MSG_FLAG_MORE))
 			complete_message(key.tgid, t, s, th, bpf_ktime_get_ns(), key.handle);
 	} else {
+		__sync_fetch_and_add(&s->c.bytes_rx, rc);
 		/* zmq_recv: the frame is in the caller's buffer, cut at its length. */
 		size = (__u64)rc < call->size ? (__u64)rc : call->size;
 		/* A frame cut at the caller's buffer still has its type, but is no tap copy. */

@@ -422,10 +422,11 @@ static __always_inline void send_counted(__u32 tgid, struct zs_sock *s, __u64 si
  * Whether the return must run.  Only a DONTWAIT send's result changes a
  * count (EAGAIN): with `count_blocking`, a blocking send is counted here and
  * takes no return trap.  Its rare failures (ETERM, EINTR, a REQ out of turn,
- * ROUTER_MANDATORY's EHOSTUNREACH) are then counted as sent.
+ * ROUTER_MANDATORY's EHOSTUNREACH) are then counted as sent.  `nested`: a
+ * public function's probe, under which socket_base_t::send's may run.
  */
 static __always_inline bool send_begins(__u64 handle, const void *data, __u64 size, __u32 flags,
-					__u16 kind, bool count_blocking)
+					__u16 kind, bool count_blocking, bool nested)
 {
 	struct zs_sock *s;
 	__u32 tgid;
@@ -440,7 +441,8 @@ static __always_inline bool send_begins(__u64 handle, const void *data, __u64 si
 	if (count_blocking && !(flags & ZS_ZMQ_DONTWAIT)) {
 		send_counted(tgid, s, size, flags);
 		/* For socket_base_t::send's probe, which runs next: already counted. */
-		save_call(handle, 0, size, flags, ZS_CALL_SEND_COUNTED, 0);
+		if (nested)
+			save_call(handle, 0, size, flags, ZS_CALL_SEND_COUNTED, 0);
 		return false;
 	}
 	save_call(handle, 0, size, flags, kind, 0);
@@ -480,7 +482,7 @@ int BPF_UPROBE(zmq_msg_send_entry, void *msg, void *sock, int flags)
 	__u64 size = msg_data(msg, &data);
 
 	/* Size and bytes must be read now: a sent message is moved out by return. */
-	send_begins((__u64)sock, data, size, flags, ZS_CALL_MSG_SEND, false);
+	send_begins((__u64)sock, data, size, flags, ZS_CALL_MSG_SEND, false, true);
 	return 0;
 }
 
@@ -494,7 +496,7 @@ int BPF_URETPROBE(zmq_msg_send_return, int rc)
 SEC("uprobe")
 int BPF_UPROBE(zmq_send_entry, void *sock, const void *buf, size_t len, int flags)
 {
-	send_begins((__u64)sock, buf, len, flags, ZS_CALL_SEND, false);
+	send_begins((__u64)sock, buf, len, flags, ZS_CALL_SEND, false, true);
 	return 0;
 }
 
@@ -515,7 +517,7 @@ int zmq_msg_send_session(struct pt_regs *ctx)
 		return send_return((int)PT_REGS_RC(ctx), ZS_CALL_MSG_SEND);
 	size = msg_data((void *)PT_REGS_PARM1(ctx), &data);
 	return send_begins((__u64)PT_REGS_PARM2(ctx), data, size, (__u32)PT_REGS_PARM3(ctx),
-			   ZS_CALL_MSG_SEND, true)
+			   ZS_CALL_MSG_SEND, true, true)
 		       ? 0
 		       : 1;
 }
@@ -527,7 +529,8 @@ int zmq_send_session(struct pt_regs *ctx)
 	if (bpf_session_is_return())
 		return send_return((int)PT_REGS_RC(ctx), ZS_CALL_SEND);
 	return send_begins((__u64)PT_REGS_PARM1(ctx), (const void *)PT_REGS_PARM2(ctx),
-			   (__u64)PT_REGS_PARM3(ctx), (__u32)PT_REGS_PARM4(ctx), ZS_CALL_SEND, true)
+			   (__u64)PT_REGS_PARM3(ctx), (__u32)PT_REGS_PARM4(ctx), ZS_CALL_SEND, true,
+			   true)
 		       ? 0
 		       : 1;
 }
@@ -719,4 +722,5 @@ int BPF_URETPROBE(handler_return)
 
 #include "socket_fixup.bpf.h"
 #include "loops.bpf.h"
+#include "internal_calls.bpf.h"
 #include "lib_watch.bpf.h"

@@ -33,6 +33,9 @@ enum zs_func {
 	ZS_FN_PROXY_STEERABLE,
 	ZS_FN_DEVICE,
 	ZS_FN_MSG_SIZE,
+	/* Not probed: their calls of the internal ones are (libzmq_internals.h). */
+	ZS_FN_RECVIOV,
+	ZS_FN_SENDIOV,
 	/* Internal, rarely exported: found through libzmq_internals.h otherwise. */
 	ZS_FN_INTERNAL_SEND,
 	ZS_FN_INTERNAL_RECV,
@@ -41,12 +44,29 @@ enum zs_func {
 
 extern const char *const zs_func_names[ZS_FN_COUNT];
 
+#define ZS_PUBLIC_CALLS_MAX 8
+
+/*
+ * The return addresses (vaddrs) of the calls that libzmq's public
+ * functions make to its internal socket_base_t::recv or ::send.  Complete
+ * when every public receive (or send) function the object defines was
+ * read and has at least one: then a call from anywhere else is libzmq's
+ * own, a proxy's.
+ */
+struct public_calls {
+	uint64_t ret[ZS_PUBLIC_CALLS_MAX];
+	size_t n;
+	bool complete;
+};
+
 struct zmq_object {
 	char path[PATH_MAX];	  /* as the target names it in its maps */
 	char host_path[PATH_MAX]; /* the same inode, reachable from here */
 	uint64_t inode;
 	bool main_binary; /* libzmq linked into the executable itself */
 	struct elf_symbol syms[ZS_FN_COUNT];
+	/* Where the public functions call the internal receive and send. */
+	struct public_calls rx_calls, tx_calls;
 };
 
 /*

@@ -28,7 +28,7 @@
  * counted (zmqscope_libzmq_copies_unprobed) and logged, never dropped silently.
  */
 #define ZS_MAX_OBJECTS 16
-#define ZS_MAX_PROBES 32
+#define ZS_MAX_PROBES 40
 
 enum probe_kind {
 	PROBE_ENTRY,
@@ -63,6 +63,12 @@ struct attached_object {
 	struct calibration cal;
 	struct probe_link probes[ZS_MAX_PROBES];
 	size_t nprobes;
+	/*
+	 * Its public send and receive functions unprobed, their calls carried
+	 * by the internal probes; the attach cookies of those (call_sites.h).
+	 */
+	bool carried;
+	uint64_t rx_cookie, tx_cookie;
 };
 
 struct target {

@@ -18,11 +18,16 @@ void calibrate_object(const struct observer *ob, pid_t pid, struct attached_obje
 
 /*
  * Every probe spec on object `obj_index`; how many links attached.  The
- * internal send and receive probes only where the target may run a proxy.
+ * internal send and receive probes only where the target may run a proxy;
+ * there, with uprobe sessions and every public call site known, they carry
+ * the public sends and receives too, which then take no probe.
  */
 size_t attach_object(struct observer *ob, const struct target *t, size_t obj_index);
 
-/* The internal send and receive probes alone, once a target turns out to be able to run a proxy. */
+/*
+ * The internal send and receive probes alone, once a target turns out to be
+ * able to run a proxy: beneath the public probes already attached.
+ */
 void attach_proxy_probes(struct observer *ob, const struct target *t, size_t obj_index);
 
 /*

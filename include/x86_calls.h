@@ -27,6 +27,14 @@ size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_
 			size_t max);
 
 /*
+ * The return addresses of the `call rel32` instructions in `code` (loaded
+ * at `vaddr`) that call `target`, in order, into out[0..max).  Returns how
+ * many were found (at most max).
+ */
+size_t x86_calls_to(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t target,
+		    uint64_t *out, size_t max);
+
+/*
  * The target of the first `jmp rel32` in `code`: where a thin wrapper such
  * as zmq_proxy tail-jumps to the function that does the work.  0 if none.
  */

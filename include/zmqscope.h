@@ -142,6 +142,26 @@ enum zs_call_kind {
 	ZS_CALL_SEND_COUNTED = 10, /* a blocking send counted at its entry, no return probe */
 };
 
+/*
+ * Where one libzmq build's public receive (or send) functions call its
+ * internal socket_base_t::recv (or ::send): each call's return address less
+ * the internal probe's address, the same in every process that maps the
+ * build.  Where these are known, the internal probe alone carries the
+ * public calls and a proxy's, told apart by the return address at entry,
+ * and the public functions take no probe.  Entries are shared by content
+ * and never freed; a link's attach cookie is its entry's index plus one,
+ * and 0 leaves the public probes on, the internal one counting only what
+ * no public call is under (bpf/internal_calls.bpf.h).
+ */
+#define ZS_CALL_SITES_MAX 8
+#define ZS_MAX_CALL_SITE_SETS 64
+
+struct zs_call_sites {
+	__u32 n;
+	__u32 pad;
+	__s64 delta[ZS_CALL_SITES_MAX];
+};
+
 /* Written by the loader before it attaches to a process. */
 struct zs_target_config {
 	__s32 type_off;	    /* options.type in socket_base_t, -1 if unknown */

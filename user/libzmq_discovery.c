@@ -25,6 +25,8 @@ const char *const zs_func_names[ZS_FN_COUNT] = {
 	[ZS_FN_PROXY_STEERABLE] = "zmq_proxy_steerable",
 	[ZS_FN_DEVICE] = "zmq_device",
 	[ZS_FN_MSG_SIZE] = "zmq_msg_size",
+	[ZS_FN_RECVIOV] = "zmq_recviov",
+	[ZS_FN_SENDIOV] = "zmq_sendiov",
 	[ZS_FN_INTERNAL_SEND] = "_ZN3zmq13socket_base_t4sendEPNS_5msg_tEi",
 	[ZS_FN_INTERNAL_RECV] = "_ZN3zmq13socket_base_t4recvEPNS_5msg_tEi",
 };

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 #include "libzmq_internals.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "x86_calls.h"
 
@@ -88,6 +90,34 @@ static void redirect_proxies(struct zmq_object *o)
 	free(code);
 }
 
+/*
+ * Where the public functions of one direction call the internal function
+ * `internal` (see struct public_calls).  A public function the object
+ * defines with no call of it found leaves the list incomplete.
+ */
+static void find_public_calls(const struct zmq_object *o, const enum zs_func *fns, size_t nfns,
+			      const struct elf_symbol *internal, struct public_calls *pc)
+{
+	uint8_t *code = malloc(MAX_BODY);
+
+	memset(pc, 0, sizeof(*pc));
+	if (!code)
+		return;
+	pc->complete = internal->found;
+	for (size_t i = 0; i < nfns && pc->complete; i++) {
+		const struct elf_symbol *fn = &o->syms[fns[i]];
+		size_t n;
+
+		if (!fn->found)
+			continue;
+		n = x86_calls_to(code, read_body(o, fn, code), fn->vaddr, internal->vaddr,
+				 pc->ret + pc->n, ZS_PUBLIC_CALLS_MAX - pc->n);
+		pc->n += n;
+		pc->complete = n > 0;
+	}
+	free(code);
+}
+
 void libzmq_find_internals(struct zmq_object *o)
 {
 	struct elf_symbol *send = &o->syms[ZS_FN_INTERNAL_SEND], *recv = &o->syms[ZS_FN_INTERNAL_RECV];
@@ -117,4 +147,32 @@ void libzmq_find_internals(struct zmq_object *o)
 named:
 	send->name = "socket_base_t::send";
 	recv->name = "socket_base_t::recv";
+#if defined(__x86_64__)
+	{
+		/* zmq_recvmsg and zmq_sendmsg jump to zmq_msg_recv and zmq_msg_send. */
+		static const enum zs_func rx[] = { ZS_FN_MSG_RECV, ZS_FN_RECV, ZS_FN_RECVIOV };
+		static const enum zs_func tx[] = { ZS_FN_MSG_SEND, ZS_FN_SEND, ZS_FN_SEND_CONST,
+						   ZS_FN_SENDIOV };
+
+		find_public_calls(o, rx, sizeof(rx) / sizeof(rx[0]), recv, &o->rx_calls);
+		find_public_calls(o, tx, sizeof(tx) / sizeof(tx[0]), send, &o->tx_calls);
+	}
+#endif
+}
+
+_Static_assert(ZS_PUBLIC_CALLS_MAX <= ZS_CALL_SITES_MAX,
+	       "every public call site found must fit a call_sites entry");
+
+int call_sites_entry(const struct public_calls *pc, uint64_t probe_vaddr,
+		     struct zs_call_sites *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!pc->complete || !pc->n)
+		return -ENOENT;
+	if (pc->n > ZS_CALL_SITES_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < pc->n; i++)
+		out->delta[i] = (int64_t)(pc->ret[i] - probe_vaddr);
+	out->n = (uint32_t)pc->n;
+	return 0;
 }

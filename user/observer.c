@@ -16,10 +16,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "call_sites.h"
 #include "errmsg.h"
 #include "exposition.h"
 #include "fd_limit.h"
 #include "json_writer.h"
+#include "libzmq_internals.h"
 #include "pinning.h"
 #include "proc_files.h"
 #include "metrics.h"
@@ -216,9 +218,13 @@ static void choose_session_programs(struct observer *ob)
 						      ATTACH_TRACE_UPROBE_SESSION);
 		bpf_program__set_autoload(skel->progs.internal_recv_entry_prog, false);
 		bpf_program__set_autoload(skel->progs.internal_recv_return_prog, false);
+		bpf_program__set_expected_attach_type(skel->progs.internal_send_session,
+						      ATTACH_TRACE_UPROBE_SESSION);
+		bpf_program__set_autoload(skel->progs.internal_send_entry, false);
 	} else {
 		bpf_program__set_autoload(skel->progs.zmq_getsockopt_session, false);
 		bpf_program__set_autoload(skel->progs.internal_recv_session, false);
+		bpf_program__set_autoload(skel->progs.internal_send_session, false);
 	}
 }
 
@@ -422,15 +428,28 @@ const char *link_pin(struct observer *ob, const struct target *t, const char *na
 	return buf;
 }
 
+static bool is_public_send_or_recv(enum zs_func fn)
+{
+	return fn == ZS_FN_MSG_RECV || fn == ZS_FN_RECV || fn == ZS_FN_MSG_SEND ||
+	       fn == ZS_FN_SEND || fn == ZS_FN_SEND_CONST;
+}
+
 static void attach_probe(struct observer *ob, const struct target *t,
 			 struct attached_object *ao, const struct probe_spec *spec, bool proxy_probes)
 {
 	const struct elf_symbol *sym = &ao->obj.syms[spec->fn];
 	char name[96], buf[PATH_MAX];
+	uint64_t cookie = 0;
 
 	/* libzmq's internal send and receive: only what a proxy moves needs them. */
 	if ((spec->fn == ZS_FN_INTERNAL_SEND || spec->fn == ZS_FN_INTERNAL_RECV) != proxy_probes)
 		return;
+	if (ao->carried && is_public_send_or_recv(spec->fn))
+		return;
+	if (ao->carried && spec->fn == ZS_FN_INTERNAL_RECV)
+		cookie = ao->rx_cookie;
+	else if (ao->carried && spec->fn == ZS_FN_INTERNAL_SEND)
+		cookie = ao->tx_cookie;
 	if (!sym->found || ao->nprobes == ZS_MAX_PROBES ||
 	    (spec->when == PROBE_WITH_SESSIONS && !ob->sessions) ||
 	    (spec->when == PROBE_WITHOUT_SESSIONS && ob->sessions))
@@ -439,8 +458,48 @@ static void attach_probe(struct observer *ob, const struct target *t,
 		 spec->kind == PROBE_RETURN    ? "-return"
 		 : spec->kind == PROBE_SESSION ? "-session"
 					       : "");
-	attach_at(ob, t->pid, ao->obj.host_path, ao->obj.path, sym, spec->program, spec->kind, 0,
-		  link_pin(ob, t, name, buf, sizeof(buf)), &ao->probes[ao->nprobes++]);
+	attach_at(ob, t->pid, ao->obj.host_path, ao->obj.path, sym, spec->program, spec->kind,
+		  cookie, link_pin(ob, t, name, buf, sizeof(buf)), &ao->probes[ao->nprobes++]);
+}
+
+/* The call_sites cookie for one internal function, probed where attach_at() will put it. */
+static int claim_call_sites(struct observer *ob, const struct attached_object *ao,
+			    enum zs_func fn, const struct public_calls *pc, uint64_t *cookie)
+{
+	const struct elf_symbol *sym = &ao->obj.syms[fn];
+	struct zs_call_sites cs;
+	struct probe_site site;
+	uint8_t code[16] = { 0 };
+	int rc;
+
+	if (elf_read_at(ao->obj.host_path, sym->file_offset, code, sizeof(code)))
+		return -EIO;
+	probe_site_choose(code, sizeof(code), &site);
+	rc = call_sites_entry(pc, sym->vaddr + site.skip, &cs);
+	return rc ?: call_sites_claim(bpf_map__fd(ob->skel->maps.call_sites), &cs, cookie);
+}
+
+/*
+ * Whether the internal probes can carry this library's public sends and
+ * receives, which then take no probe of their own: one trap per call, not
+ * two.  That needs sessions (a blocking send must skip its return trap, as
+ * the public session's does) and every public call site known.
+ */
+static bool carry_public_calls(struct observer *ob, struct attached_object *ao)
+{
+	const struct zmq_object *o = &ao->obj;
+	int rc;
+
+	if (!ob->sessions || !o->syms[ZS_FN_INTERNAL_RECV].found ||
+	    !o->syms[ZS_FN_INTERNAL_SEND].found)
+		return false;
+	rc = claim_call_sites(ob, ao, ZS_FN_INTERNAL_RECV, &o->rx_calls, &ao->rx_cookie);
+	if (!rc)
+		rc = claim_call_sites(ob, ao, ZS_FN_INTERNAL_SEND, &o->tx_calls, &ao->tx_cookie);
+	if (rc && ob->opts->verbose)
+		fprintf(stderr, "zmqscope: %s: public sends and receives keep their own probes (%s)\n",
+			o->path, strerror(-rc));
+	return !rc;
 }
 
 /*
@@ -715,6 +774,7 @@ size_t attach_object(struct observer *ob, const struct target *t, size_t obj_ind
 	struct attached_object *ao = (struct attached_object *)&t->objs[obj_index];
 	size_t attached = 0;
 
+	ao->carried = t->may_proxy && carry_public_calls(ob, ao);
 	for (size_t s = 0; s < probe_spec_count; s++)
 		attach_probe(ob, t, ao, &probe_specs[s], false);
 	if (t->may_proxy)

@@ -509,6 +509,8 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 			json_kv_string(&w, "dlopen", ao->cal.dlopen_note);
 			json_kv_string(&w, "table", ao->cal.table_note);
 			json_object_end(&w);
+			/* Public sends and receives carried by the internal probes alone. */
+			json_kv_bool(&w, "carried_by_internal", ao->carried);
 			json_key(&w, "probes");
 			json_array_begin(&w);
 			for (size_t i = 0; i < ao->nprobes; i++) {
@@ -623,13 +625,18 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 				      layout_source_name(ao->cal.source), ao->cal.layout.type_off,
 				      ao->cal.layout.tag_off, ao->cal.layout.endpoint_off);
 			calibration_describe(&ao->cal, "        ", out);
+			if (ao->carried)
+				strbuf_printf(out, "      public sends and receives: not probed; "
+						   "socket_base_t::send and ::recv carry them "
+						   "(%zu and %zu call sites)\n",
+					      ao->obj.tx_calls.n, ao->obj.rx_calls.n);
 			for (size_t i = 0; i < ao->nprobes; i++) {
 				const struct probe_link *pl = &ao->probes[i];
 				char name[48];
 
 				snprintf(name, sizeof(name), "%s%s", pl->function,
 					 probe_kind_suffix(pl->kind));
-				strbuf_printf(out, "      %-24s +0x%-7" PRIx64 " %-18s %-11s %s\n", name,
+				strbuf_printf(out, "      %-28s +0x%-7" PRIx64 " %-18s %-11s %s\n", name,
 					      pl->offset, pl->site.insn, probe_cost_name(pl->site.cost),
 					      pl->adopted		   ? "adopted"
 					      : probe_link_attached(pl) ? "attached"

@@ -155,8 +155,13 @@ size_t x86_insn_length(const uint8_t *code, size_t len)
 	return n ? p + n : 0;
 }
 
-size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out,
-			size_t max)
+/*
+ * Walks the instructions of `code`, storing for each `call rel32` its
+ * target into targets[] and its return address into rets[] (either may be
+ * NULL), keeping only calls of `only` unless it is 0.
+ */
+static size_t walk_calls(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t only,
+			 uint64_t *targets, uint64_t *rets, size_t max)
 {
 	size_t off = 0, found = 0;
 
@@ -166,14 +171,34 @@ size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_
 		if (!n)
 			break;
 		if (n == 5 && code[off] == 0xe8) {
+			uint64_t ret = vaddr + off + 5, target;
 			int32_t rel;
 
 			memcpy(&rel, code + off + 1, sizeof(rel));
-			out[found++] = vaddr + off + 5 + (uint64_t)(int64_t)rel;
+			target = ret + (uint64_t)(int64_t)rel;
+			if (!only || target == only) {
+				if (targets)
+					targets[found] = target;
+				if (rets)
+					rets[found] = ret;
+				found++;
+			}
 		}
 		off += n;
 	}
 	return found;
+}
+
+size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out,
+			size_t max)
+{
+	return walk_calls(code, len, vaddr, 0, out, NULL, max);
+}
+
+size_t x86_calls_to(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t target,
+		    uint64_t *out, size_t max)
+{
+	return target ? walk_calls(code, len, vaddr, target, NULL, out, max) : 0;
 }
 
 uint64_t x86_first_jump(const uint8_t *code, size_t len, uint64_t vaddr)

@@ -357,8 +357,12 @@ ZS_PROGRAMS = ("zmq_msg_recv_en", "zmq_msg_recv_re", "zmq_recv_entry", "zmq_recv
                "zmq_getsockopt_", "zmq_socket_entr", "zmq_socket_retu", "zmq_bind_entry",
                "zmq_bind_return", "zmq_connect_ent", "zmq_connect_ret", "zmq_close_entry",
                "handler_entry", "handler_return", "zmq_poll_entry", "zmq_proxy_entry",
-               "zmq_device_entr", "internal_send_e", "internal_recv_", "dl_debug_state",
+               "zmq_device_entr", "internal_send_", "internal_recv_", "dl_debug_state",
                "zmq_msg_send_se", "zmq_send_sessio")
+
+# Links zmqscope puts at least on a pyzmq controller's libzmq, with uprobe sessions, where
+# libzmq's internal send and receive carry the public ones: 12 probes.
+MIN_TARGET_PROBES = 12
 
 
 def zmqscope_programs():

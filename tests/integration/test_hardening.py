@@ -12,6 +12,7 @@ import urllib.request
 from harness import (BUILD, FIXTURES, PYTHON, Metrics, Process, TestFailure, Zmqscope, check,
                      check_eq, free_port, run_zmqscope, tempdir, wait_for, zmqscope_bin,
                      zmqscope_links)
+from harness import MIN_TARGET_PROBES
 
 FFFD = "\ufffd"
 
@@ -329,7 +330,7 @@ def test_name_attaches_forked_children():
                 if t["pid"] == child["pid"]]
         check_eq(len(mine), 1, "the child is a target of its own")
         probes = [p for lib in mine[0]["libraries"] for p in lib["probes"]]
-        check(len(probes) >= 17 and all(p["attached"] for p in probes),
+        check(len(probes) >= MIN_TARGET_PROBES and all(p["attached"] for p in probes),
               f"its probes are attached ({len(probes)})")
         push = ctx.socket(zmq.PUSH)
         push.connect(child["endpoint"])

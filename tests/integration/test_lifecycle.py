@@ -16,6 +16,7 @@ from harness import (BUILD, CController, Controller, FIXTURES, Metrics, PYTHON, 
                      TestFailure, Zmqscope, check, check_eq, check_gauges_match, free_port,
                      http_get, lmcache, run_zmqscope, tempdir, wait_for, zmqscope_links,
                      zmqscope_programs)
+from harness import MIN_TARGET_PROBES
 
 ATTACH_WITHIN = 2.5  # issue 4: new processes attached within 2 s (plus polling slack)
 
@@ -317,7 +318,7 @@ def test_pinned_daemon_keeps_counters_and_adopts_probes():
         wait_for(lambda: not os.path.exists(f"/proc/{daemon}/status") or
                  "zombie" in open(f"/proc/{daemon}/status").read(), what="daemon killed")
         links = zmqscope_links()
-        check(len(links) >= 17, "after SIGKILL the pinned probes stay")
+        check(len(links) >= MIN_TARGET_PROBES, "after SIGKILL the pinned probes stay")
         traffic()  # counted with no daemon running
         third = start()
         check_eq(third, first, "restart after a crash takes the same instance")

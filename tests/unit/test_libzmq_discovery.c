@@ -6,12 +6,14 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "libzmq_discovery.h"
+#include "libzmq_internals.h"
 #include "proc_maps.h"
 
 static void *libzmq;
@@ -87,11 +90,61 @@ static void test_chrooted_path_is_target_relative(void **state)
 	free(o);
 }
 
+/* Whether `ret` returns from a call inside one of `fns`. */
+static bool returns_into(const struct zmq_object *o, uint64_t ret, const enum zs_func *fns,
+			 size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct elf_symbol *f = &o->syms[fns[i]];
+
+		if (f->found && ret - 5 >= f->vaddr && ret <= f->vaddr + f->size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The system libzmq's public send and receive functions all call the
+ * internal ones it finds, and only their calls are listed: what lets the
+ * internal probes carry the public calls (bpf/internal_calls.bpf.h).
+ */
+static void test_public_calls_of_the_internal_functions(void **state)
+{
+	static const enum zs_func rx[] = { ZS_FN_MSG_RECV, ZS_FN_RECV, ZS_FN_RECVIOV };
+	static const enum zs_func tx[] = { ZS_FN_MSG_SEND, ZS_FN_SEND, ZS_FN_SEND_CONST,
+					   ZS_FN_SENDIOV };
+	struct zmq_object *o = calloc(4, sizeof(*o));
+	struct public_calls broken;
+	struct zs_call_sites cs;
+
+	(void)state;
+	assert_int_equal(find_zmq_objects(getpid(), o, 4), 1);
+	assert_true(o->syms[ZS_FN_INTERNAL_RECV].found && o->syms[ZS_FN_INTERNAL_SEND].found);
+	assert_true(o->rx_calls.complete && o->tx_calls.complete);
+	/* One call each at least, from every public function the build defines. */
+	assert_true(o->rx_calls.n >= 3 && o->tx_calls.n >= 4);
+	for (size_t i = 0; i < o->rx_calls.n; i++)
+		assert_true(returns_into(o, o->rx_calls.ret[i], rx, 3));
+	for (size_t i = 0; i < o->tx_calls.n; i++)
+		assert_true(returns_into(o, o->tx_calls.ret[i], tx, 4));
+
+	assert_int_equal(call_sites_entry(&o->rx_calls, 0x1000, &cs), 0);
+	assert_int_equal(cs.n, o->rx_calls.n);
+	for (size_t i = 0; i < cs.n; i++)
+		assert_true(cs.delta[i] == (int64_t)(o->rx_calls.ret[i] - 0x1000));
+	broken = o->rx_calls;
+	broken.complete = false;
+	assert_int_equal(call_sites_entry(&broken, 0x1000, &cs), -ENOENT);
+	assert_int_equal(cs.n, 0);
+	free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_finds_own_libzmq),
 		cmocka_unit_test(test_chrooted_path_is_target_relative),
+		cmocka_unit_test(test_public_calls_of_the_internal_functions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -157,6 +157,29 @@ static void test_proxy_wrappers_tail_jump(void **state)
 	assert_int_equal(x86_first_jump(debian_msg_send, sizeof(debian_msg_send), 0x81c10), 0);
 }
 
+/* The return addresses of zmq_msg_recv's call of socket_base_t::recv, and only of that call. */
+static void test_return_addresses_of_one_callee(void **state)
+{
+	uint64_t ret[4] = { 0 };
+
+	(void)state;
+	/* `call 630a0` at 0x819f7, as objdump shows it: returns to 0x819fc. */
+	assert_int_equal(x86_calls_to(debian_msg_recv, sizeof(debian_msg_recv), 0x819d0, 0x630a0,
+				      ret, 4),
+			 1);
+	assert_int_equal(ret[0], 0x819fc);
+	/* socket_base_t::send at 0x62390 is called from zmq_msg_send at 0x81c48. */
+	assert_int_equal(x86_calls_to(debian_msg_send, sizeof(debian_msg_send), 0x81c10, 0x62390,
+				      ret, 4),
+			 1);
+	assert_int_equal(ret[0], 0x81c4d);
+	assert_int_equal(x86_calls_to(debian_msg_recv, sizeof(debian_msg_recv), 0x819d0, 0x62390,
+				      ret, 4),
+			 0);
+	assert_int_equal(x86_calls_to(debian_msg_recv, sizeof(debian_msg_recv), 0x819d0, 0, ret, 4),
+			 0);
+}
+
 static void test_max_bounds_the_output(void **state)
 {
 	uint64_t t[2];
@@ -176,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_pick_needs_distinct_calls),
 		cmocka_unit_test(test_proxy_wrappers_tail_jump),
 		cmocka_unit_test(test_max_bounds_the_output),
+		cmocka_unit_test(test_return_addresses_of_one_callee),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
