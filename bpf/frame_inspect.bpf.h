@@ -90,20 +90,20 @@ static __always_inline void inspect_rx_frame(__u32 tgid, struct zs_target *t, st
 	s->cur_msg_type = msg_type_id(t, &sc->type_key);
 }
 
-/* A frame the application sends on a typed role: only the tap wants it. */
+/*
+ * A frame the application sends on a typed role: only the tap wants it, and
+ * not a ROUTER's first frame, the peer's identity.  The target is looked up
+ * only for a frame the tap wants.
+ */
 static __always_inline void inspect_tx_frame(__u32 tgid, struct zs_sock *s, __u64 handle,
-					     const void *data, __u64 size)
+					     const void *data, __u64 size, bool first)
 {
 	struct msgtype_loop l;
-	struct zs_target *t;
 
-	if (!typed_role(s->role) || !size || !data)
-		return;
-	t = bpf_map_lookup_elem(&targets, &tgid);
-	if (!t || !(t->cfg.tap & ZS_TAP_ON))
+	if (!typed_role(s->role) || !size || !data || (s->type == ZMQ_ROUTER_TYPE && first))
 		return;
 	if (frame_type_name(data, size, &l))
-		tap_frame(t, s, tgid, handle, l.st.name, data, size, ZS_TAP_DIR_TX);
+		tap_frame(NULL, s, tgid, handle, l.st.name, data, size, ZS_TAP_DIR_TX);
 }
 
 #endif

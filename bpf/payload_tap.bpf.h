@@ -74,7 +74,11 @@ static long tap_copy_chunk(__u32 i, void *arg)
 	return 0;
 }
 
-/* Copies a frame named `name` if the loader wants that type in direction `dir`. */
+/*
+ * Copies a frame named `name` if the loader wants that type in direction
+ * `dir`.  `t` NULL: the target, with its tap switch, is looked up here, only
+ * for a frame of a wanted type.
+ */
 static __always_inline void tap_frame(struct zs_target *t, const struct zs_sock *s, __u32 tgid,
 				      __u64 handle, const char *name, const void *data, __u64 size,
 				      __u8 dir)
@@ -84,6 +88,11 @@ static __always_inline void tap_frame(struct zs_target *t, const struct zs_sock 
 
 	if (!want || !(*want & dir))
 		return;
+	if (!t) {
+		t = bpf_map_lookup_elem(&targets, &tgid);
+		if (!t || !(t->cfg.tap & ZS_TAP_ON))
+			return;
+	}
 	if (size > tap_max_frame) {
 		__sync_fetch_and_add(&t->tap_dropped, 1);
 		return;

@@ -17,7 +17,6 @@
 #include <bpf/bpf_tracing.h>
 #include "zmqscope.h"
 #include "msgtype.h"
-#include "payload_tap.bpf.h"
 
 /* libbpf 1.2 added the uprobe spellings; Debian 12 ships 1.1. */
 #ifndef BPF_UPROBE
@@ -136,6 +135,7 @@ static __always_inline void *lookup_or_init(void *map, const void *key, const vo
 	return bpf_map_lookup_elem(map, key);
 }
 
+#include "payload_tap.bpf.h"
 #include "socket_table.bpf.h"
 
 static __always_inline bool typed_role(__u8 role)
@@ -430,6 +430,7 @@ static __always_inline bool send_begins(__u64 handle, const void *data, __u64 si
 {
 	struct zs_sock *s;
 	__u32 tgid;
+	bool first;
 
 	s = call_sock(&tgid, handle);
 	if (!s)
@@ -437,7 +438,9 @@ static __always_inline bool send_begins(__u64 handle, const void *data, __u64 si
 	settle_unresolved_frame(tgid, s, handle);
 	/* REQ_RELAXED drops a pending reply on send: readiness is news again. */
 	s->pollin_known = 0;
-	inspect_tx_frame(tgid, s, handle, data, size);
+	first = !s->tx_more;
+	s->tx_more = (flags & ZS_ZMQ_SNDMORE) != 0;
+	inspect_tx_frame(tgid, s, handle, data, size, first);
 	if (count_blocking && !(flags & ZS_ZMQ_DONTWAIT)) {
 		send_counted(tgid, s, size, flags);
 		/* For socket_base_t::send's probe, which runs next: already counted. */

@@ -255,7 +255,7 @@ struct zs_sock {
 	__u8 loop_seen;	   /* ZS_SEEN_* since the last receive */
 	__u8 proxy;	   /* enum zs_proxy_place */
 	__u8 pollin_known; /* an EVENTS answer said POLLIN, and no read or send since */
-	__u8 pad;
+	__u8 tx_more;	   /* the last frame sent had SNDMORE: the next is not a first */
 	__u32 cur_msg_type;  /* of the message being received */
 	__u32 span_msg_type; /* of the message being handled */
 	__u32 gen;	     /* this socket's generation in its process */
