@@ -12,6 +12,7 @@
 #ifndef ZS_X86_CALLS_H
 #define ZS_X86_CALLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,10 +30,11 @@ size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_
 /*
  * The return addresses of the `call rel32` instructions in `code` (loaded
  * at `vaddr`) that call `target`, in order, into out[0..max).  Returns how
- * many were found (at most max).
+ * many were found (at most max); *whole says whether every byte of `code`
+ * was decoded, so that no call can have been missed.
  */
 size_t x86_calls_to(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t target,
-		    uint64_t *out, size_t max);
+		    uint64_t *out, size_t max, bool *whole);
 
 /*
  * The target of the first `jmp rel32` in `code`: where a thin wrapper such

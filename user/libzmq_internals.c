@@ -93,7 +93,9 @@ static void redirect_proxies(struct zmq_object *o)
 /*
  * Where the public functions of one direction call the internal function
  * `internal` (see struct public_calls).  A public function the object
- * defines with no call of it found leaves the list incomplete.
+ * defines leaves the list incomplete when no call of it is found, or when
+ * its body (of known size) could not be decoded to the end, since a call
+ * past that point would be taken for a proxy's.
  */
 static void find_public_calls(const struct zmq_object *o, const enum zs_func *fns, size_t nfns,
 			      const struct elf_symbol *internal, struct public_calls *pc)
@@ -106,14 +108,16 @@ static void find_public_calls(const struct zmq_object *o, const enum zs_func *fn
 	pc->complete = internal->found;
 	for (size_t i = 0; i < nfns && pc->complete; i++) {
 		const struct elf_symbol *fn = &o->syms[fns[i]];
-		size_t n;
+		size_t len, n;
+		bool whole;
 
 		if (!fn->found)
 			continue;
-		n = x86_calls_to(code, read_body(o, fn, code), fn->vaddr, internal->vaddr,
-				 pc->ret + pc->n, ZS_PUBLIC_CALLS_MAX - pc->n);
+		len = read_body(o, fn, code);
+		n = x86_calls_to(code, len, fn->vaddr, internal->vaddr, pc->ret + pc->n,
+				 ZS_PUBLIC_CALLS_MAX - pc->n, &whole);
 		pc->n += n;
-		pc->complete = n > 0;
+		pc->complete = n > 0 && (whole || !fn->size || len < fn->size);
 	}
 	free(code);
 }

@@ -158,10 +158,11 @@ size_t x86_insn_length(const uint8_t *code, size_t len)
 /*
  * Walks the instructions of `code`, storing for each `call rel32` its
  * target into targets[] and its return address into rets[] (either may be
- * NULL), keeping only calls of `only` unless it is 0.
+ * NULL), keeping only calls of `only` unless it is 0.  *whole, if given:
+ * the walk reached the end.
  */
 static size_t walk_calls(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t only,
-			 uint64_t *targets, uint64_t *rets, size_t max)
+			 uint64_t *targets, uint64_t *rets, size_t max, bool *whole)
 {
 	size_t off = 0, found = 0;
 
@@ -186,19 +187,22 @@ static size_t walk_calls(const uint8_t *code, size_t len, uint64_t vaddr, uint64
 		}
 		off += n;
 	}
+	if (whole)
+		*whole = off >= len;
 	return found;
 }
 
 size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t *out,
 			size_t max)
 {
-	return walk_calls(code, len, vaddr, 0, out, NULL, max);
+	return walk_calls(code, len, vaddr, 0, out, NULL, max, NULL);
 }
 
 size_t x86_calls_to(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t target,
-		    uint64_t *out, size_t max)
+		    uint64_t *out, size_t max, bool *whole)
 {
-	return target ? walk_calls(code, len, vaddr, target, NULL, out, max) : 0;
+	*whole = false;
+	return target ? walk_calls(code, len, vaddr, target, NULL, out, max, whole) : 0;
 }
 
 uint64_t x86_first_jump(const uint8_t *code, size_t len, uint64_t vaddr)
