@@ -208,11 +208,7 @@ static __always_inline void proxy_recv_return(int rc, struct zs_thread *th)
 
 	if (rc < 0)
 		return;
-	t = current_target(&key.tgid);
-	if (!t)
-		return;
-	key.handle = th->call.handle;
-	s = sock_find(&key);
+	s = recorded_call_sock(th, &key, &t);
 	if (!s)
 		return;
 	size = msg_data_flags((const char *)th->call.ptr, &data, &flags);

@@ -120,11 +120,7 @@ static __always_inline void getsockopt_return(int rc)
 	th = take_call(ZS_CALL_GETSOCKOPT);
 	if (!th || rc != 0)
 		return;
-	t = current_target(&key.tgid);
-	if (!t)
-		return;
-	key.handle = th->call.handle;
-	s = sock_find(&key);
+	s = recorded_call_sock(th, &key, &t);
 	if (!s || bpf_probe_read_user(&val, sizeof(val), (void *)th->call.ptr))
 		return;
 	switch (th->call.opt) {

@@ -346,6 +346,18 @@ static __always_inline int save_call(__u64 handle, __u64 ptr, __u64 size, __u32 
 	return 0;
 }
 
+/* The target and the socket of the call in a thread's record; NULL if either is gone. */
+static __always_inline struct zs_sock *recorded_call_sock(const struct zs_thread *th,
+							  struct zs_sock_key *key,
+							  struct zs_target **t)
+{
+	*t = current_target(&key->tgid);
+	if (!*t)
+		return NULL;
+	key->handle = th->call.handle;
+	return sock_find(key);
+}
+
 /* The entry probe's record of this call, consumed; NULL if there is none. */
 static __always_inline struct zs_thread *take_call(__u16 kind)
 {
