@@ -31,7 +31,8 @@ size_t x86_call_targets(const uint8_t *code, size_t len, uint64_t vaddr, uint64_
  * The return addresses of the `call rel32` instructions in `code` (loaded
  * at `vaddr`) that call `target`, in order, into out[0..max).  Returns how
  * many were found (at most max); *whole says whether every byte of `code`
- * was decoded, so that no call can have been missed.
+ * was decoded and no `jmp rel32` tail-calls `target`, so that every call
+ * of it from `code` returns to one of those addresses.
  */
 size_t x86_calls_to(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t target,
 		    uint64_t *out, size_t max, bool *whole);

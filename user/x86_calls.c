@@ -159,18 +159,26 @@ size_t x86_insn_length(const uint8_t *code, size_t len)
  * Walks the instructions of `code`, storing for each `call rel32` its
  * target into targets[] and its return address into rets[] (either may be
  * NULL), keeping only calls of `only` unless it is 0.  *whole, if given:
- * the walk reached the end.
+ * the walk reached the end, and no `jmp rel32` goes to `only` (a tail call,
+ * whose callee returns to wherever the caller would have).
  */
 static size_t walk_calls(const uint8_t *code, size_t len, uint64_t vaddr, uint64_t only,
 			 uint64_t *targets, uint64_t *rets, size_t max, bool *whole)
 {
 	size_t off = 0, found = 0;
+	bool tail = false;
 
 	while (off < len && found < max) {
 		size_t n = x86_insn_length(code + off, len - off);
 
 		if (!n)
 			break;
+		if (n == 5 && code[off] == 0xe9 && only) {
+			int32_t rel;
+
+			memcpy(&rel, code + off + 1, sizeof(rel));
+			tail |= vaddr + off + 5 + (uint64_t)(int64_t)rel == only;
+		}
 		if (n == 5 && code[off] == 0xe8) {
 			uint64_t ret = vaddr + off + 5, target;
 			int32_t rel;
@@ -188,7 +196,7 @@ static size_t walk_calls(const uint8_t *code, size_t len, uint64_t vaddr, uint64
 		off += n;
 	}
 	if (whole)
-		*whole = off >= len;
+		*whole = off >= len && !tail;
 	return found;
 }
 

@@ -183,6 +183,12 @@ static void test_return_addresses_of_one_callee(void **state)
 	assert_int_equal(x86_calls_to(debian_msg_recv, sizeof(debian_msg_recv), 0x819d0, 0, ret, 4,
 				      &whole),
 			 0);
+	/* A tail call returns to the caller's caller: not a listed address. */
+	static const uint8_t tail_call[] = { 0xe8, 0x0b, 0x00, 0x00, 0x00, 0xe9, 0x06, 0x00, 0x00, 0x00 };
+	assert_int_equal(x86_calls_to(tail_call, sizeof(tail_call), 0x1000, 0x1010, ret, 4, &whole),
+			 1);
+	assert_int_equal(ret[0], 0x1005);
+	assert_false(whole);
 	/* x87 is not decoded here: the call after it is not seen, and the walk says so. */
 	assert_int_equal(x86_calls_to(undecodable, sizeof(undecodable), 0x1000, 0x1007, ret, 4,
 				      &whole),
