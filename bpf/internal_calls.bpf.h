@@ -248,12 +248,9 @@ static __always_inline int internal_recv_returned(struct pt_regs *ctx, __u64 c)
 	struct zs_call call = {};
 	struct zs_thread *th;
 
-	if (c) {
-		call.handle = cookie_handle(c);
-		call.ptr = cookie_ptr(c, PT_REGS_SP(ctx));
-		call.flags = c & ZS_COOKIE_DONTWAIT ? ZS_ZMQ_DONTWAIT : 0;
-		return frame_returned(rc, ZS_CALL_MSG_RECV, &call, NULL);
-	}
+	if (c)
+		return frame_returned(rc, ZS_CALL_MSG_RECV,
+				      recv_cookie_call(c, PT_REGS_SP(ctx), &call), NULL);
 	th = current_thread(false);
 	if (!th)
 		return 0;

@@ -101,10 +101,20 @@ static __always_inline __u64 recv_cookie(__u64 handle, __u64 msg, __u64 entry_sp
 	return c && (flags & ZS_ZMQ_DONTWAIT) ? c | ZS_COOKIE_DONTWAIT : c;
 }
 
+/* The call a recv_cookie() carries, seen from the stack pointer of its return. */
+static __always_inline const struct zs_call *recv_cookie_call(__u64 c, __u64 ret_sp,
+							      struct zs_call *call)
+{
+	call->handle = cookie_handle(c);
+	call->ptr = cookie_ptr(c, ret_sp);
+	call->flags = c & ZS_COOKIE_DONTWAIT ? ZS_ZMQ_DONTWAIT : 0;
+	return call;
+}
+
 SEC("uprobe")
 int zmq_msg_recv_session(struct pt_regs *ctx)
 {
-	__u64 *cookie = bpf_session_cookie(), c;
+	__u64 *cookie = bpf_session_cookie();
 	struct zs_call call = {};
 	struct zs_sock *s;
 	__u32 tgid;
@@ -114,11 +124,8 @@ int zmq_msg_recv_session(struct pt_regs *ctx)
 	if (bpf_session_is_return()) {
 		if (!*cookie)
 			return recv_return((int)PT_REGS_RC(ctx), ZS_CALL_MSG_RECV);
-		c = *cookie;
-		call.handle = cookie_handle(c);
-		call.ptr = cookie_ptr(c, PT_REGS_SP(ctx));
-		call.flags = c & ZS_COOKIE_DONTWAIT ? ZS_ZMQ_DONTWAIT : 0;
-		return frame_returned((int)PT_REGS_RC(ctx), ZS_CALL_MSG_RECV, &call, NULL);
+		return frame_returned((int)PT_REGS_RC(ctx), ZS_CALL_MSG_RECV,
+				      recv_cookie_call(*cookie, PT_REGS_SP(ctx), &call), NULL);
 	}
 	*cookie = 0;
 	s = call_sock(&tgid, PT_REGS_PARM2(ctx));

@@ -369,6 +369,19 @@ static int attach_multi(struct bpf_program *prog, enum probe_kind kind, pid_t pi
 	return fd < 0 ? -errno : fd;
 }
 
+/* Where a function's probe goes (probe_site.h); -EIO, and no skip, if its code cannot be read. */
+static int read_probe_site(const char *host_path, const struct elf_symbol *sym,
+			   struct probe_site *site)
+{
+	uint8_t code[16] = { 0 };
+
+	memset(site, 0, sizeof(*site));
+	if (elf_read_at(host_path, sym->file_offset, code, sizeof(code)))
+		return -EIO;
+	probe_site_choose(code, sizeof(code), site);
+	return 0;
+}
+
 /*
  * Attaches `program` at a function's first instruction worth probing.  A
  * pinned daemon adopts the link an earlier one left at `pin` (after a
@@ -379,15 +392,13 @@ void attach_at(struct observer *ob, pid_t pid, const char *host_path, const char
 	       uint64_t cookie, const char *pin, struct probe_link *p)
 {
 	struct bpf_program *prog = program_named(ob, program);
-	uint8_t code[16] = { 0 };
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = kind == PROBE_RETURN, .bpf_cookie = cookie);
 
 	p->function = sym->name;
 	p->program = program;
 	p->kind = kind;
 	p->fd = -1;
-	if (elf_read_at(host_path, sym->file_offset, code, sizeof(code)) == 0)
-		probe_site_choose(code, sizeof(code), &p->site);
+	read_probe_site(host_path, sym, &p->site);
 	p->offset = sym->file_offset + p->site.skip;
 	if (pin) {
 		snprintf(p->pin, sizeof(p->pin), "%s", pin);
@@ -469,13 +480,11 @@ static int claim_call_sites(struct observer *ob, const struct attached_object *a
 	const struct elf_symbol *sym = &ao->obj.syms[fn];
 	struct zs_call_sites cs;
 	struct probe_site site;
-	uint8_t code[16] = { 0 };
 	int rc;
 
-	if (elf_read_at(ao->obj.host_path, sym->file_offset, code, sizeof(code)))
-		return -EIO;
-	probe_site_choose(code, sizeof(code), &site);
-	rc = call_sites_entry(pc, sym->vaddr + site.skip, &cs);
+	rc = read_probe_site(ao->obj.host_path, sym, &site);
+	if (!rc)
+		rc = call_sites_entry(pc, sym->vaddr + site.skip, &cs);
 	return rc ?: call_sites_claim(bpf_map__fd(ob->skel->maps.call_sites), &cs, cookie);
 }
 

@@ -162,6 +162,8 @@ static void test_proxy_wrappers_tail_jump(void **state)
 static void test_return_addresses_of_one_callee(void **state)
 {
 	static const uint8_t undecodable[] = { 0xd9, 0xc0, 0xe8, 0x00, 0x00, 0x00, 0x00 };
+	static const uint8_t tail_call[] = { 0xe8, 0x0b, 0x00, 0x00, 0x00,
+					     0xe9, 0x06, 0x00, 0x00, 0x00 };
 	uint64_t ret[4] = { 0 };
 	bool whole;
 
@@ -184,7 +186,6 @@ static void test_return_addresses_of_one_callee(void **state)
 				      &whole),
 			 0);
 	/* A tail call returns to the caller's caller: not a listed address. */
-	static const uint8_t tail_call[] = { 0xe8, 0x0b, 0x00, 0x00, 0x00, 0xe9, 0x06, 0x00, 0x00, 0x00 };
 	assert_int_equal(x86_calls_to(tail_call, sizeof(tail_call), 0x1000, 0x1010, ret, 4, &whole),
 			 1);
 	assert_int_equal(ret[0], 0x1005);
