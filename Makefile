@@ -95,6 +95,7 @@ fuzz: $(BUILD)/fuzz/fuzz_msgtype
 fuzz-short:
 	$(MAKE) fuzz FUZZ_SECONDS=15
 	$(MAKE) fuzz-lmcache FUZZ_SECONDS=15
+	$(MAKE) fuzz-zmtp FUZZ_SECONDS=15
 
 # The LMCache model and its decoder, on sequences of (channel, payload).
 LMC_FUZZ_SRCS := tests/fuzz/fuzz_lmcache_model.c user/lmcache_model.c user/lmcache_messages.c \

@@ -152,10 +152,10 @@ def syscall_loop(binary, n):
 
 
 @contextlib.contextmanager
-def tp_floor(build):
-    """Empty tp_btf programs on sys_enter/sys_exit (bench/tp_floor.c), while in the block."""
+def tp_floor(build, *programs):
+    """Empty tp_btf programs (bench/tp_floor.c; all of them unless named), while in the block."""
     proc = subprocess.Popen([os.path.join(build, "bench", "tp_floor"),
-                             os.path.join(build, "bench", "tp_floor.bpf.o")],
+                             os.path.join(build, "bench", "tp_floor.bpf.o"), *programs],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         B.read_ready(proc, "READY", 30, "tp_floor")
@@ -165,25 +165,36 @@ def tp_floor(build):
         B.stop_process(proc)
 
 
+# Conditions of part 2, in the order each round runs them: no program, an empty one on
+# sys_exit (the floor of the wire layer's mechanism), empty ones on sys_enter and
+# sys_exit (what a layer that also used sys_enter could not go under), the layer.
+SYSCALL_CONDITIONS = (("off", "no tracepoint"),
+                      ("floor", "empty tp_btf program on sys_exit (floor)"),
+                      ("floor_both", "empty tp_btf programs on sys_enter and sys_exit"),
+                      ("wire", "`--layer wire` attached"))
+
+
 def part_syscalls(args, libdir):
-    """Alternating runs: no tracepoint, empty programs (the floor), the wire layer."""
+    """Alternating runs of SYSCALL_CONDITIONS."""
     binary = os.path.join(args.build, "bench", "syscall_loop")
-    runs = {"off": [], "floor": [], "wire": []}
+    runs = {c: [] for c, _ in SYSCALL_CONDITIONS}
     stats = {}
     with contextlib.ExitStack() as stack:
         ctl = B.Controller("bare", env=B.env_with_lib(libdir))
         stack.callback(ctl.close)
         syscall_loop(binary, args.syscalls // 10)  # warm
         for i in range(args.syscall_runs):
-            for cond in ("off", "floor", "wire"):
+            for cond in runs:
                 before = {p["id"] for p in B.bpf_programs()}
                 with contextlib.ExitStack() as inner:
                     if cond == "floor":
+                        inner.enter_context(tp_floor(args.build, "empty_exit"))
+                    elif cond == "floor_both":
                         inner.enter_context(tp_floor(args.build))
                     elif cond == "wire":
                         zs = B.H.Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"])
                         inner.callback(zs.close)
-                    if i == 0 and cond != "off":
+                    if i == 0 and cond in ("floor", "wire"):
                         ids = set(B.new_programs(before, prefixes=("wire_", "empty_")))
                         with B.sysctl("kernel.bpf_stats_enabled", 1):
                             s0 = B.program_stats(ids)
@@ -191,10 +202,11 @@ def part_syscalls(args, libdir):
                             stats.update(B.stats_delta(s0, B.program_stats(ids)))
                     else:
                         runs[cond].append(syscall_loop(binary, args.syscalls))
-    per_prog = {name: {"runs": cnt, "ns_per_run": ns / cnt if cnt else None}
-                for name, (cnt, ns) in stats.items()}
+    per_prog = {name: {"runs": cnt, "ns_per_run": ns / cnt}
+                for name, (cnt, ns) in stats.items() if cnt}
     med = {c: median(v) for c, v in runs.items()}
     return {"runs": runs, "median": med, "floor_added_ns": med["floor"] - med["off"],
+            "floor_both_added_ns": med["floor_both"] - med["off"],
             "wire_added_ns": med["wire"] - med["off"],
             "wire_over_floor_ns": med["wire"] - med["floor"], "programs": per_prog}
 
@@ -261,12 +273,12 @@ def report(res):
               "layer attached to a controller in the other process.", "",
               md_table(["condition", "ns per syscall (median)", "runs"],
                        [[name, fmt(sc["median"][c], 1), ", ".join(fmt(x, 1) for x in sc["runs"][c])]
-                        for c, name in (("off", "no tracepoint"),
-                                        ("floor", "empty tp_btf programs (floor)"),
-                                        ("wire", "`--layer wire` attached"))]), "",
+                        for c, name in SYSCALL_CONDITIONS]), "",
               f"Added per syscall by the wire layer: **{fmt(sc['wire_added_ns'], 1)} ns**; "
-              f"by empty programs on the same tracepoints: {fmt(sc['floor_added_ns'], 1)} ns, "
-              f"so the wire layer's own filtering adds {fmt(sc['wire_over_floor_ns'], 1)} ns "
+              f"by an empty program on the same tracepoint: {fmt(sc['floor_added_ns'], 1)} ns, "
+              f"so the wire layer's own filtering adds {fmt(sc['wire_over_floor_ns'], 1)} ns; "
+              "empty programs on both sys_enter and sys_exit, as the layer used before it read "
+              f"the arguments at exit, add {fmt(sc['floor_both_added_ns'], 1)} ns "
               "(medians; the run times per program, from kernel.bpf_stats_enabled during one "
               "run, include the stats' own clock reads):", "",
               md_table(["program", "invocations", "ns per invocation"],
@@ -275,8 +287,8 @@ def report(res):
     pc = res["program_cost"]
     lines += ["## The wire programs' own time on the target", "",
               "kernel.bpf_stats_enabled during one more run of each workload (its clock reads "
-              "included): every syscall of the controller runs both programs; the parsing is "
-              "in the read and write syscalls of libzmq's I/O thread.", "",
+              "included): every syscall of the controller runs the sys_exit program; the "
+              "parsing is in the read and write syscalls of libzmq's I/O thread.", "",
               md_table(["workload", "program runs per message", "program ns per message"],
                        [[run_bench.WORKLOAD_TEXT[wl], fmt(pc[wl]["runs_per_msg"], 1),
                          fmt(pc[wl]["ns_per_msg"])] for wl in WORKLOADS]), ""]

@@ -1,18 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The wire layer: ZMTP 3.x parsed from a target's own socket syscalls, on
- * the raw sys_enter/sys_exit tracepoints.  libzmq's I/O threads make those
+ * the raw sys_exit tracepoint.  libzmq's I/O threads make those
  * calls, so the application's threads take no trap.  The tracepoints fire
  * for every process on the host: the first thing each program does is
  * look the tgid up in `wire_targets`, and everything else is for targets.
  *
- * sys_enter stashes (fd, buffer, length) per thread; sys_exit, knowing how
- * many bytes moved, runs the parser of include/zmtp.h over them with
- * bpf_loop, reading user memory 64 bytes at a time only where a byte is
- * needed.  Connections are (tgid, fd) pairs created at connect()/accept():
- * a stream joined mid-way cannot be framed, so a connection opened before
- * the attach is not parsed.  close() folds a connection's counts into its
- * endpoint's totals and forgets it.
+ * Only sys_exit is used.  The syscall ABI keeps the argument registers
+ * across the call, so the pt_regs the exit tracepoint is given still hold
+ * (fd, buffer, length) beside the result; a sys_enter program would double
+ * the runs on every syscall of every process on the host, and cost the
+ * target a per-thread map update and lookup for each read and write (see
+ * docs/design-notes.md).  Knowing how many bytes moved, the program runs
+ * the parser of include/zmtp.h over them with bpf_loop, reading user memory
+ * 64 bytes at a time only where a byte is needed.  Connections are (tgid,
+ * fd) pairs created at connect()/accept(): a stream joined mid-way cannot
+ * be framed, so a connection opened before the attach is not parsed.
+ * close() folds a connection's counts into its endpoint's totals and
+ * forgets it.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -33,6 +38,8 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) ((regs)->orig_ax)
+#define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, orig_ax)
 #define NR_READ 0
 #define NR_WRITE 1
 #define NR_CLOSE 3
@@ -47,6 +54,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define NR_SHUTDOWN 48
 #define NR_ACCEPT4 288
 #elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) ((regs)->syscallno)
+#define SYSCALL_NR_CORE(regs) BPF_CORE_READ(regs, syscallno)
 #define NR_READ 63
 #define NR_WRITE 64
 #define NR_CLOSE 57
@@ -82,13 +91,6 @@ static __always_inline bool is_target(__u32 tgid)
 {
 	return (wire_target_bits[(tgid >> 6) & (ZS_WIRE_TGID_WORDS - 1)] >> (tgid & 63)) & 1;
 }
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, ZS_WIRE_MAX_CALLS);
-	__type(key, __u64);
-	__type(value, struct zs_wire_call);
-} wire_calls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -318,6 +320,7 @@ static __always_inline void conn_open(__u32 tgid, int fd, __u8 side, struct wire
 	if (conn_from_sock(sk, side, c))
 		return;
 	c->ep.tgid = tgid;
+	c->sk = (__u64)sk;
 	c->opened_ns = bpf_ktime_get_ns();
 	opened = bpf_map_lookup_elem(&wire_targets, &tgid);
 	if (opened)
@@ -424,15 +427,92 @@ struct chunk {
 	__u32 win_off;
 	__u32 win_len;
 	__u32 dir;
-	unsigned char win[WIN];
+	/*
+	 * Up to WIN bytes of the chunk from win_off.  The second half is never
+	 * filled: it lets a type header be read from any offset in the first
+	 * (bounded by win_len) in a way the verifier can see stays in the array.
+	 */
+	unsigned char win[2 * WIN];
 };
+
+/* Reads the window at the chunk's offset.  0, or -1 with the stream given up. */
+static __always_inline int window_at_off(struct chunk *ch)
+{
+	__u32 n = ch->len - ch->off;
+
+	if (n > WIN)
+		n = WIN;
+	if (n == 0 || bpf_probe_read_user(ch->win, n, (void *)(ch->buf + ch->off))) {
+		drop(ZS_WIRE_DROP_READS);
+		ch->p->state = ZMTP_ST_DEAD;
+		return -1;
+	}
+	ch->win_off = ch->off;
+	ch->win_len = n;
+	return 0;
+}
+
+/* Does the window hold `n` bytes from the chunk's offset? */
+static __always_inline bool window_holds(const struct chunk *ch, __u32 n)
+{
+	return ch->off >= ch->win_off && ch->off + n <= ch->win_off + ch->win_len;
+}
+
+/*
+ * zmtp_byte() as a global function: the verifier checks the state machine
+ * once, on its own, not again in every state of the loop around it (inlined,
+ * the program came within 4% of the verifier's million instructions).
+ */
+__noinline int wire_zmtp_byte(struct zmtp_parser *p, __u32 c)
+{
+	if (!p)
+		return 0;
+	return (int)zmtp_byte(p, (unsigned char)c);
+}
+
+struct type_head {
+	unsigned char b[ZS_MSGTYPE_FIXMAP_MAX];
+};
+
+/*
+ * zs_msgtype_fixmap_run() as a global function, which the verifier checks
+ * once on its own: inlined into chunk_step, its name loop multiplied the
+ * parser's states past the verifier's limit.
+ */
+__noinline int wire_type_run(struct zs_msgtype_state *st, const struct type_head *h, __u32 len)
+{
+	if (!st || !h)
+		return 0;
+	return (int)zs_msgtype_fixmap_run(st, h->b, len < sizeof(h->b) ? len : sizeof(h->b));
+}
+
+/*
+ * A payload starts: msgspec's type header in one step, from a window that
+ * holds it whole, read again if it does not.  Returns the bytes taken, 0 to
+ * go byte by byte, or -1 when the stream was given up.
+ */
+static __always_inline int type_step(struct chunk *ch, __u32 *ev)
+{
+	__u32 want = zmtp_type_span(ch->p, ch->len - ch->off), rel;
+	int k;
+
+	if (!window_holds(ch, want) && window_at_off(ch))
+		return -1;
+	rel = ch->off - ch->win_off;
+	k = wire_type_run(&ch->p->mt, (const struct type_head *)&ch->win[rel & (WIN - 1)],
+			  zmtp_type_span(ch->p, ch->win_len - rel));
+	if (k > 0)
+		*ev = zmtp_type_taken(ch->p, (__u32)k);
+	return k;
+}
 
 static long chunk_step(__u64 i, void *arg)
 {
 	struct chunk *ch = arg;
 	struct zmtp_parser *p = ch->p;
+	__u32 ev = 0, rel;
 	__u64 skip;
-	__u32 ev, rel;
+	int k = 0;
 
 	(void)i;
 	if (ch->off >= ch->len || p->state == ZMTP_ST_DEAD)
@@ -446,22 +526,19 @@ static long chunk_step(__u64 i, void *arg)
 		ev = zmtp_skip(p, n);
 		ch->off += n;
 	} else {
-		if (ch->off < ch->win_off || ch->off >= ch->win_off + ch->win_len) {
-			__u32 n = ch->len - ch->off;
-
-			if (n > WIN)
-				n = WIN;
-			if (n == 0 || bpf_probe_read_user(ch->win, n, (void *)(ch->buf + ch->off))) {
-				drop(ZS_WIRE_DROP_READS);
-				p->state = ZMTP_ST_DEAD;
+		if (zmtp_type_starts(p))
+			k = type_step(ch, &ev);
+		if (k < 0)
+			return 1;
+		if (k) {
+			ch->off += k;
+		} else {
+			if (!window_holds(ch, 1) && window_at_off(ch))
 				return 1;
-			}
-			ch->win_off = ch->off;
-			ch->win_len = n;
+			rel = ch->off - ch->win_off;
+			ev = (__u32)wire_zmtp_byte(p, ch->win[rel & (WIN - 1)]);
+			ch->off++;
 		}
-		rel = ch->off - ch->win_off;
-		ev = zmtp_byte(p, ch->win[rel & (WIN - 1)]);
-		ch->off++;
 	}
 	if (ev & ZMTP_EV_MESSAGE) {
 		message_done(ch->c, p, ch->dir, ch->s);
@@ -470,26 +547,34 @@ static long chunk_step(__u64 i, void *arg)
 	return 0;
 }
 
-static __always_inline void parse_chunk(struct zs_wire_conn *c, __u32 dir, __u64 buf, __u64 len,
-					struct wire_scratch *s)
+/*
+ * Global, like wire_zmtp_byte: the verifier checks the loop once, not at
+ * each of the read, iovec and msghdr paths that parse a chunk.
+ */
+__noinline int parse_chunk(struct zs_wire_conn *c, __u32 dir, __u64 buf, __u64 len,
+			   struct wire_scratch *s)
 {
-	struct chunk ch = {
+	struct chunk ch;
+	long steps;
+
+	if (!c || !s || !len)
+		return 0;
+	ch = (struct chunk){
 		.c = c, .p = dir == ZS_WIRE_IN ? &c->in : &c->out, .s = s,
 		.buf = buf, .len = (__u32)len, .dir = dir,
 	};
-	long steps;
-
-	if (ch.p->state == ZMTP_ST_DEAD || !len)
-		return;
+	if (ch.p->state == ZMTP_ST_DEAD)
+		return 0;
 	steps = bpf_loop(ZS_WIRE_MAX_STEPS, chunk_step, &ch, 0);
 	if (steps >= ZS_WIRE_MAX_STEPS && ch.off < ch.len) {
 		/* The rest of the chunk was not framed: the stream is lost. */
 		drop(ZS_WIRE_DROP_STEPS);
 		ch.p->state = ZMTP_ST_DEAD;
 	}
+	return 0;
 }
 
-/* ---- the tracepoints ---------------------------------------------------- */
+/* ---- the tracepoint ----------------------------------------------------- */
 
 static __always_inline __u16 op_of(long id)
 {
@@ -513,44 +598,13 @@ static __always_inline __u16 op_of(long id)
 	case NR_ACCEPT:
 	case NR_ACCEPT4:
 		return ZS_WIRE_OP_ACCEPT;
+	case NR_CLOSE:
+		return ZS_WIRE_OP_CLOSE;
+	case NR_SHUTDOWN:
+		return ZS_WIRE_OP_SHUTDOWN;
 	default:
 		return 0;
 	}
-}
-
-static __always_inline int on_enter(struct pt_regs *regs, long id)
-{
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	struct zs_wire_call call = {};
-	struct wire_scratch *s;
-
-	if (!is_target(tgid))
-		return 0;
-	if (id == NR_CLOSE || id == NR_SHUTDOWN) {
-		struct zs_wire_conn_key key = { .tgid = tgid,
-						.fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs) };
-
-		s = scratch();
-		if (s)
-			conn_close(&key, s);
-		return 0;
-	}
-	call.op = op_of(id);
-	if (!call.op)
-		return 0;
-	call.fd = (int)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	if (call.op != ZS_WIRE_OP_CONNECT && call.op != ZS_WIRE_OP_ACCEPT) {
-		struct zs_wire_conn_key key = { .tgid = tgid, .fd = call.fd };
-
-		/* Reads of eventfds and files stop here. */
-		if (!bpf_map_lookup_elem(&wire_conns, &key))
-			return 0;
-	}
-	call.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	call.len = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	bpf_map_update_elem(&wire_calls, &pid_tgid, &call, BPF_ANY);
-	return 0;
 }
 
 /* Up to ZS_WIRE_MAX_IOV iovecs, `total` bytes in all. */
@@ -577,47 +631,65 @@ static __always_inline void parse_iov(struct zs_wire_conn *c, __u32 dir, __u64 i
 	}
 }
 
-static __always_inline int on_exit(long id, long ret)
+/*
+ * close() has already freed the fd when its exit runs, so another thread
+ * may have been given the same number by accept() or connect(), and its
+ * exit may have recorded the new connection first.  The entry is the
+ * closed connection's only if the fd no longer leads to its socket.
+ */
+static __always_inline void fd_closed(struct zs_wire_conn_key *key, struct wire_scratch *s)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32;
-	struct zs_wire_conn_key key = { .tgid = tgid };
-	struct zs_wire_call *call;
-	struct zs_wire_conn *c;
-	struct wire_scratch *s;
-	__u32 dir;
-	__u16 op;
+	struct zs_wire_conn *c = bpf_map_lookup_elem(&wire_conns, key);
 
-	/*
-	 * Most of a target's syscalls (epoll_wait, futex, poll) move no
-	 * stream: the number settles them before any map is touched.
-	 */
-	if (!is_target(tgid) || !op_of(id))
-		return 0;
-	call = bpf_map_lookup_elem(&wire_calls, &pid_tgid);
-	if (!call)
-		return 0;
-	op = call->op;
-	key.fd = call->fd;
-	call->op = 0;
+	if (c && c->sk != (__u64)fd_sock(key->fd))
+		conn_close(key, s);
+}
+
+/* connect, accept, close or shutdown returned `ret`: a connection begins or ends. */
+static __always_inline void on_conn_op(__u32 tgid, __u16 op, long ret, int fd)
+{
+	struct zs_wire_conn_key key = { .tgid = tgid, .fd = fd };
+	struct wire_scratch *s;
+
+	if ((op == ZS_WIRE_OP_CONNECT && ret != 0 && ret != -EINPROGRESS) ||
+	    (op == ZS_WIRE_OP_ACCEPT && ret < 0))
+		return;
 	s = scratch();
-	if (!op || !s)
-		return 0;
-	if (op == ZS_WIRE_OP_CONNECT) {
-		if (ret == 0 || ret == -EINPROGRESS)
-			conn_open(tgid, key.fd, ZS_WIRE_CONNECTED, s);
-		return 0;
+	if (!s)
+		return;
+	switch (op) {
+	case ZS_WIRE_OP_CONNECT:
+		conn_open(tgid, fd, ZS_WIRE_CONNECTED, s);
+		break;
+	case ZS_WIRE_OP_ACCEPT:
+		conn_open(tgid, (int)ret, ZS_WIRE_ACCEPTED, s);
+		break;
+	case ZS_WIRE_OP_CLOSE:
+		fd_closed(&key, s);
+		break;
+	default:
+		conn_close(&key, s);
 	}
-	if (op == ZS_WIRE_OP_ACCEPT) {
-		if (ret >= 0)
-			conn_open(tgid, (int)ret, ZS_WIRE_ACCEPTED, s);
-		return 0;
-	}
+}
+
+/* A read or write moved `ret` bytes: parsed if the fd is a connection. */
+static __always_inline void on_data(__u32 tgid, __u16 op, long ret, int fd, __u64 buf, __u64 len)
+{
+	struct zs_wire_conn_key key = { .tgid = tgid, .fd = fd };
+	struct wire_scratch *s;
+	struct zs_wire_conn *c;
+	__u32 dir;
+
+	/* EAGAIN ends every drain of a socket: it stops before any map. */
 	if (ret <= 0)
-		return 0;
+		return;
 	c = bpf_map_lookup_elem(&wire_conns, &key);
+	/* Reads of eventfds and files stop here. */
 	if (!c)
-		return 0;
+		return;
+	s = scratch();
+	if (!s)
+		return;
 	dir = (op == ZS_WIRE_OP_READ || op == ZS_WIRE_OP_READV || op == ZS_WIRE_OP_RECVMSG)
 		      ? ZS_WIRE_IN
 		      : ZS_WIRE_OUT;
@@ -626,43 +698,61 @@ static __always_inline int on_exit(long id, long ret)
 	else
 		__sync_fetch_and_add(&c->wire_out, ret);
 	if (op == ZS_WIRE_OP_READ || op == ZS_WIRE_OP_WRITE) {
-		parse_chunk(c, dir, call->buf, (__u64)ret, s);
+		parse_chunk(c, dir, buf, (__u64)ret, s);
 	} else if (op == ZS_WIRE_OP_READV || op == ZS_WIRE_OP_WRITEV) {
-		parse_iov(c, dir, call->buf, call->len, (__u64)ret, s);
+		parse_iov(c, dir, buf, len, (__u64)ret, s);
 	} else {
 		struct user_msghdr m;
 
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)call->buf)) {
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)buf)) {
 			drop(ZS_WIRE_DROP_READS);
-			return 0;
+			return;
 		}
 		parse_iov(c, dir, (__u64)m.msg_iov, m.msg_iovlen, (__u64)ret, s);
 	}
+}
+
+/* A target's syscall of interest returned `ret`; its arguments are still in pt_regs. */
+static __always_inline int on_exit(__u32 tgid, __u16 op, long ret, int fd, __u64 buf, __u64 len)
+{
+	if (zs_wire_op_is_conn(op))
+		on_conn_op(tgid, op, ret, fd);
+	else
+		on_data(tgid, op, ret, fd, buf, len);
 	return 0;
 }
 
-/* The same programs twice: the loader keeps the kind the kernel accepts. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(wire_enter_btf, struct pt_regs *regs, long id)
-{
-	return on_enter(regs, id);
-}
-
-/* sys_exit is given no number: the syscall's own orig_ax (x86-64) holds it. */
+/*
+ * The same program twice: the loader keeps the kind the kernel accepts.
+ * Every syscall on the host runs it, so the tgid bit and the syscall
+ * number settle most of them before the arguments are read.
+ */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(wire_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_exit((long)regs->orig_ax, ret);
-}
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u16 op;
 
-SEC("raw_tp/sys_enter")
-int BPF_PROG(wire_enter_raw, struct pt_regs *regs, long id)
-{
-	return on_enter(regs, id);
+	if (!is_target(tgid))
+		return 0;
+	op = op_of(SYSCALL_NR(regs));
+	if (!op)
+		return 0;
+	return on_exit(tgid, op, ret, (int)PT_REGS_PARM1_SYSCALL(regs), PT_REGS_PARM2_SYSCALL(regs),
+		       PT_REGS_PARM3_SYSCALL(regs));
 }
 
 SEC("raw_tp/sys_exit")
 int BPF_PROG(wire_exit_raw, struct pt_regs *regs, long ret)
 {
-	return on_exit((long)BPF_CORE_READ(regs, orig_ax), ret);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u16 op;
+
+	if (!is_target(tgid))
+		return 0;
+	op = op_of(SYSCALL_NR_CORE(regs));
+	if (!op)
+		return 0;
+	return on_exit(tgid, op, ret, (int)PT_REGS_PARM1_CORE_SYSCALL(regs),
+		       PT_REGS_PARM2_CORE_SYSCALL(regs), PT_REGS_PARM3_CORE_SYSCALL(regs));
 }

@@ -230,16 +230,20 @@ static __always_inline __u32 zs_msgtype_step(struct zs_msgtype_state *st, unsign
 	}
 }
 
+/* The most bytes zs_msgtype_fixmap_run() reads: header, "type", and a 31-byte name. */
+#define ZS_MSGTYPE_FIXMAP_MAX 38
+
 /*
  * The shape msgspec writes for almost every tagged message: a fixmap whose
  * first key is the fixstr "type" and whose value is a fixstr.  It is settled
- * here, straight from the bytes, with the outcome the byte machine would
- * reach: on the BPF side that saves a bpf_loop callback per byte, on every
- * message received.  Returns 1 when settled (st is DONE or FAIL), 0 when the
- * bytes are of another shape, for the byte machine to run from the start.
+ * here, straight from the bytes, on a machine still at its start: on the BPF
+ * side that saves a bpf_loop callback per byte, on every message.  Returns
+ * how many bytes the byte machine would have taken to settle (DONE or FAIL),
+ * leaving `st` exactly as it would, or 0 when the bytes are of another shape
+ * or cut short, for the byte machine to run from the start.
  */
-static __always_inline int zs_msgtype_fixmap(struct zs_msgtype_state *st,
-					     const unsigned char *b, __u32 len)
+static __always_inline __u32 zs_msgtype_fixmap_run(struct zs_msgtype_state *st,
+						   const unsigned char *b, __u32 len)
 {
 	__u32 n;
 
@@ -247,24 +251,35 @@ static __always_inline int zs_msgtype_fixmap(struct zs_msgtype_state *st,
 	    b[2] != 't' || b[3] != 'y' || b[4] != 'p' || b[5] != 'e' || (b[6] & 0xe0) != 0xa0)
 		return 0;
 	n = b[6] & 0x1f;
-	if (n == 0) {
-		zs_mt_fail(st);
-		return 1;
-	}
 	if (7 + n > len)
 		return 0; /* cut short: the machine says so */
+	/* Where the machine stands after the value's header: "type" matched. */
+	st->count = 4;
+	if (n == 0) {
+		zs_mt_fail(st);
+		return 7;
+	}
+	st->acc = n;
 	for (__u32 i = 0; i < ZS_MSG_TYPE_LEN - 1; i++) {
 		if (i >= n)
 			break;
 		if (!zs_mt_name_char(b[7 + i])) {
+			st->len = i;
 			zs_mt_fail(st);
-			return 1;
+			return 8 + i;
 		}
 		st->name[i] = (char)b[7 + i];
 	}
 	st->len = n;
 	st->state = ZS_MT_DONE;
-	return 1;
+	return 7 + n;
+}
+
+/* The same, where only the outcome matters: 1 when settled, else 0. */
+static __always_inline int zs_msgtype_fixmap(struct zs_msgtype_state *st,
+					     const unsigned char *b, __u32 len)
+{
+	return zs_msgtype_fixmap_run(st, b, len) != 0;
 }
 
 /* After the last step: the name's length (its text NUL-terminated), or 0. */

@@ -14,7 +14,6 @@
 #define ZS_WIRE_PATH_LEN 64
 #define ZS_WIRE_MAX_TARGETS ZS_MAX_TARGETS
 #define ZS_WIRE_TGID_WORDS ((1u << 22) / 64) /* a bit for every tgid up to PID_MAX_LIMIT */
-#define ZS_WIRE_MAX_CALLS 16384
 #define ZS_WIRE_MAX_CONNS 16384
 #define ZS_WIRE_MAX_EPS 4096
 #define ZS_WIRE_MAX_TYPES 8192
@@ -66,6 +65,7 @@ struct zs_wire_conn {
 	__u16 rport;
 	__u16 pad;
 	__u32 seq; /* connections this process opened before this one, plus one */
+	__u64 sk; /* its struct sock: tells a closed fd's connection from a reused one's */
 	__u64 opened_ns;
 	__u64 wire_in, wire_out; /* bytes moved by the syscalls, greeting included */
 	__u64 req_start_ns;	 /* ROUTER/REP: the unanswered request's arrival, or 0 */
@@ -94,15 +94,7 @@ struct zs_wire_hist_key {
 	char name[ZS_MSG_TYPE_LEN];
 };
 
-/* One read or write in flight per thread, from sys_enter to sys_exit. */
-struct zs_wire_call {
-	__u64 buf; /* the buffer, the iovec array or the msghdr */
-	__u64 len; /* the buffer's length or the iovec count */
-	__s32 fd;
-	__u16 op; /* enum zs_wire_op */
-	__u16 pad;
-};
-
+/* The syscalls the wire layer follows: those that move bytes, then those that open or end. */
 enum zs_wire_op {
 	ZS_WIRE_OP_READ = 1, /* read, recvfrom */
 	ZS_WIRE_OP_WRITE,    /* write, sendto */
@@ -112,6 +104,13 @@ enum zs_wire_op {
 	ZS_WIRE_OP_SENDMSG,
 	ZS_WIRE_OP_CONNECT,
 	ZS_WIRE_OP_ACCEPT,
+	ZS_WIRE_OP_CLOSE,
+	ZS_WIRE_OP_SHUTDOWN,
 };
+
+static inline int zs_wire_op_is_conn(unsigned op)
+{
+	return op >= ZS_WIRE_OP_CONNECT;
+}
 
 #endif

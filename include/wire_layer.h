@@ -18,7 +18,7 @@ struct wire_layer;
 int wire_layer_open(struct wire_layer **out, bool verbose, char *err, size_t errlen);
 void wire_layer_close(struct wire_layer *wl);
 
-/* "tp_btf (sys_enter/sys_exit)", say: what the programs are attached as. */
+/* "tp_btf (sys_exit)", say: what the programs are attached as. */
 const char *wire_layer_mechanism(const struct wire_layer *wl);
 
 /* Starts parsing the process's connections opened from now on. */

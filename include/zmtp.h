@@ -7,11 +7,13 @@
  * properties Socket-Type and Identity), and the message type of each
  * message's first non-empty frame, through msgtype.h's parser.
  *
- * Shared by both sides as msgtype.h is.  Two entry points keep the BPF
+ * Shared by both sides as msgtype.h is.  Three entry points keep the BPF
  * caller's loop small: zmtp_skippable() says how many of the next bytes
  * need not be looked at (a frame body past what anything needs), which the
- * caller then passes to zmtp_skip() without reading them; otherwise the next
- * byte goes to zmtp_byte().  So an 8 KiB frame costs a few steps, not 8,192.
+ * caller then passes to zmtp_skip() without reading them; at a payload's
+ * start msgspec's usual type header is taken in one step (zmtp_type_starts);
+ * otherwise the next byte goes to zmtp_byte().  So an 8 KiB frame costs a
+ * few steps, not 8,192, and a typed message's header one, not 30.
  * No pointers are kept and nothing past the bytes given is touched.
  */
 #ifndef ZS_ZMTP_H
@@ -439,6 +441,37 @@ static __always_inline __u32 zmtp_byte(struct zmtp_parser *p, unsigned char c)
 	}
 }
 
+/*
+ * Is the next byte the first of a message's payload, where msgtype.h's
+ * machine starts?  zs_msgtype_fixmap_run() may then take several bytes at
+ * once (zmtp_type_span, zmtp_type_taken).
+ */
+static __always_inline int zmtp_type_starts(const struct zmtp_parser *p)
+{
+	return p->state == ZMTP_ST_BODY && !(p->flags & ZMTP_FLAG_COMMAND) && p->pos == 0 &&
+	       p->mt.state == ZS_MT_START && zmtp_body_wants(p);
+}
+
+/* How many bytes from `avail` zs_msgtype_fixmap_run() may look at, at a payload's start. */
+static __always_inline __u32 zmtp_type_span(const struct zmtp_parser *p, __u64 avail)
+{
+	if (avail > p->left)
+		avail = p->left;
+	return avail < ZS_MSGTYPE_FIXMAP_MAX ? (__u32)avail : ZS_MSGTYPE_FIXMAP_MAX;
+}
+
+/*
+ * zs_msgtype_fixmap_run() took k body bytes of p->mt's message at once:
+ * the parser is left as if zmtp_byte() had taken them one by one.  Returns
+ * the frame's end if they were its last.
+ */
+static __always_inline __u32 zmtp_type_taken(struct zmtp_parser *p, __u32 k)
+{
+	p->pos += k;
+	p->left -= k;
+	return p->left ? 0 : zmtp_frame_done(p);
+}
+
 /* After ZMTP_EV_MESSAGE: clears the per-message state; the caller read `mt` first. */
 static __always_inline void zmtp_message_taken(struct zmtp_parser *p)
 {
@@ -455,7 +488,7 @@ static inline __u32 zmtp_feed(struct zmtp_parser *p, const unsigned char *buf, s
 
 	while (i < len) {
 		__u64 skip = zmtp_skippable(p);
-		__u32 ev;
+		__u32 ev = 0, k = 0;
 
 		if (p->state == ZMTP_ST_DEAD)
 			break;
@@ -465,7 +498,15 @@ static inline __u32 zmtp_feed(struct zmtp_parser *p, const unsigned char *buf, s
 			ev = zmtp_skip(p, n);
 			i += n;
 		} else {
-			ev = zmtp_byte(p, buf[i++]);
+			if (zmtp_type_starts(p))
+				k = zs_msgtype_fixmap_run(&p->mt, buf + i,
+							  zmtp_type_span(p, len - i));
+			if (k) {
+				ev = zmtp_type_taken(p, k);
+				i += k;
+			} else {
+				ev = zmtp_byte(p, buf[i++]);
+			}
 		}
 		if ((ev & ZMTP_EV_MESSAGE) && on_message)
 			on_message(p, arg);

@@ -13,7 +13,7 @@
 
 struct wire_layer {
 	struct wire_bpf *skel;
-	struct bpf_link *enter, *exit;
+	struct bpf_link *exit;
 	const char *mechanism;
 };
 
@@ -26,38 +26,27 @@ struct wire_layer {
 static int try_mechanism(struct wire_layer *wl, bool btf)
 {
 	struct wire_bpf *skel = wire_bpf__open();
-	struct bpf_program *enter, *exit;
+	struct bpf_program *exit;
 	int rc;
 
 	if (!skel)
 		return -errno;
-	bpf_program__set_autoload(btf ? skel->progs.wire_enter_raw : skel->progs.wire_enter_btf,
-				  false);
 	bpf_program__set_autoload(btf ? skel->progs.wire_exit_raw : skel->progs.wire_exit_btf,
 				  false);
-	enter = btf ? skel->progs.wire_enter_btf : skel->progs.wire_enter_raw;
 	exit = btf ? skel->progs.wire_exit_btf : skel->progs.wire_exit_raw;
 	rc = wire_bpf__load(skel);
 	if (rc) {
 		rc = rc < 0 ? rc : -errno;
 		goto fail;
 	}
-	wl->enter = btf ? bpf_program__attach(enter)
-			: bpf_program__attach_raw_tracepoint(enter, "sys_enter");
-	if (!wl->enter) {
-		rc = -errno;
-		goto fail;
-	}
 	wl->exit = btf ? bpf_program__attach(exit)
 		       : bpf_program__attach_raw_tracepoint(exit, "sys_exit");
 	if (!wl->exit) {
 		rc = -errno;
-		bpf_link__destroy(wl->enter);
-		wl->enter = NULL;
 		goto fail;
 	}
 	wl->skel = skel;
-	wl->mechanism = btf ? "tp_btf (sys_enter/sys_exit)" : "raw_tp (sys_enter/sys_exit)";
+	wl->mechanism = btf ? "tp_btf (sys_exit)" : "raw_tp (sys_exit)";
 	return 0;
 fail:
 	wire_bpf__destroy(skel);
@@ -78,7 +67,7 @@ int wire_layer_open(struct wire_layer **out, bool verbose, char *err, size_t err
 		free(wl);
 		return errmsg(err, errlen, rc,
 			      "--layer wire: the kernel took neither tp_btf (%s) nor raw_tp (%s) "
-			      "programs on sys_enter/sys_exit; use --layer app",
+			      "programs on sys_exit; use --layer app",
 			      strerror(-rc_btf), strerror(-rc));
 	}
 	if (verbose)
@@ -91,7 +80,6 @@ void wire_layer_close(struct wire_layer *wl)
 {
 	if (!wl)
 		return;
-	bpf_link__destroy(wl->enter);
 	bpf_link__destroy(wl->exit);
 	wire_bpf__destroy(wl->skel);
 	free(wl);

@@ -11,7 +11,7 @@ import msgpack
 import zmq
 
 from harness import (FIXTURES, PYTHON, Controller, Zmqscope, check, check_eq, lmcache,
-                     tempdir, wait_for)
+                     run_zmqscope, tempdir, wait_for)
 
 
 class WirePeer:
@@ -120,6 +120,26 @@ def raw_push(address, family):
                "types": {"SplitMsg": 1, "PartMsg": 1, "BigMsg": 1}}
 
 
+def wire_link_programs():
+    """Names of the programs behind BPF links that are the wire layer's."""
+    def bpftool(*what):
+        out = subprocess.run(["bpftool", "-j", *what, "show"], capture_output=True, text=True,
+                             check=True).stdout
+        return json.loads(out or "[]")
+    names = {p["id"]: p.get("name", "") for p in bpftool("prog")}
+    return sorted(names[l["prog_id"]] for l in bpftool("link")
+                  if names.get(l.get("prog_id"), "").startswith("wire_"))
+
+
+def check_one_exit_program():
+    """The layer runs one program, on sys_exit: none on sys_enter, and status says so."""
+    check_eq(wire_link_programs(), ["wire_exit_btf"], "the wire layer's links")
+    rc, out, err = run_zmqscope("status", "--json")
+    check_eq(rc, 0, f"status exit code ({err})")
+    check_eq([i["status"]["wire_mechanism"] for i in json.loads(out)], ["tp_btf (sys_exit)"],
+             "status: wire mechanism")
+
+
 # ---- tests -----------------------------------------------------------------
 
 def test_wire_tcp_counts_match_truth():
@@ -128,6 +148,7 @@ def test_wire_tcp_counts_match_truth():
     zs = None
     try:
         zs = Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"])
+        check_one_exit_program()
         sent = ctl.load(pushes=3000, push_workers=3, min_frames=1, max_frames=4,
                         requests=600, req_workers=4, heartbeats=300, hb_workers=2,
                         json_every=7, seed=5)
@@ -180,6 +201,8 @@ def test_wire_tcp_counts_match_truth():
                  "handshake failures")
         check_eq(m.total("zmqscope_wire_drops_total"), 0, "wire drops")
         check_eq(m.total("zmqscope_probe_attached", pid=ctl.pid), 0, "no uprobes with wire alone")
+        zs.close()
+        check_eq(wire_link_programs(), [], "the wire layer's links after zmqscope exits")
     finally:
         if zs:
             zs.close()

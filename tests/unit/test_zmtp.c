@@ -195,12 +195,18 @@ static void test_whole_stream(void **state)
 	check_dealer(&p, &seen);
 }
 
-/* Every split into two reads, and every byte a read of its own: the same parse. */
+/*
+ * Every split into two reads, and every byte a read of its own: the same
+ * parse.  After the first read the state is the one a byte at a time
+ * reaches, so a message's type header taken in one step (zmtp_type_taken)
+ * leaves nothing different, wherever the read ends.
+ */
 static void test_every_split(void **state)
 {
 	static struct stream s;
-	struct zmtp_parser whole = { 0 };
-	struct seen ws = { 0 };
+	struct zmtp_parser whole = { 0 }, stepped = { 0 };
+	struct seen ws = { 0 }, ss = { 0 };
+	size_t fed = 0;
 
 	(void)state;
 	s.len = 0;
@@ -211,6 +217,9 @@ static void test_every_split(void **state)
 		struct seen seen = { 0 };
 
 		zmtp_feed(&p, s.buf, cut, on_message, &seen);
+		for (; fed < cut; fed++)
+			zmtp_feed(&stepped, s.buf + fed, 1, on_message, &ss);
+		assert_memory_equal(&p, &stepped, sizeof(p));
 		zmtp_feed(&p, s.buf + cut, s.len - cut, on_message, &seen);
 		assert_memory_equal(&p, &whole, sizeof(p));
 		check_dealer(&p, &seen);
