@@ -37,4 +37,10 @@ int elf_code_offset(const char *path, uint64_t vaddr, uint64_t *file_offset);
  */
 int elf_imports_any(const char *path, const char *const *names, size_t n);
 
+/*
+ * The object's DT_SONAME, copied into `buf`: 0, -ENODATA when it has none
+ * (an executable, say), -ENAMETOOLONG, or another negative errno.
+ */
+int elf_soname(const char *path, char *buf, size_t len);
+
 #endif

@@ -64,6 +64,12 @@ struct zmq_object {
 	char host_path[PATH_MAX]; /* the same inode, reachable from here */
 	uint64_t inode;
 	bool main_binary; /* libzmq linked into the executable itself */
+	/*
+	 * libzmq is part of a larger object (the executable, a Node addon, an
+	 * extension module): that object's own code may call its zmq_proxy,
+	 * which no import shows.  False for a library named libzmq*.
+	 */
+	bool linked_in;
 	struct elf_symbol syms[ZS_FN_COUNT];
 	/* Where the public functions call the internal receive and send. */
 	struct public_calls rx_calls, tx_calls;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -186,6 +187,46 @@ int elf_imports_any(const char *path, const char *const *names, size_t n)
 			name = elf_strptr(elf, sh.sh_link, sym.st_name);
 			for (size_t q = 0; name && q < n && !rc; q++)
 				rc = !strcmp(name, names[q]);
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return rc;
+}
+
+int elf_soname(const char *path, char *buf, size_t len)
+{
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+	int fd, rc;
+
+	rc = open_elf(path, &fd, &elf);
+	if (rc)
+		return rc;
+	rc = -ENODATA;
+	while (rc == -ENODATA && (scn = elf_nextscn(elf, scn))) {
+		Elf_Data *data;
+		GElf_Shdr sh;
+		size_t count;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize ||
+		    !(data = elf_getdata(scn, NULL)))
+			continue;
+		count = sh.sh_size / sh.sh_entsize;
+		for (size_t i = 0; i < count; i++) {
+			const char *name;
+			GElf_Dyn dyn;
+
+			if (!gelf_getdyn(data, (int)i, &dyn) || dyn.d_tag == DT_NULL)
+				break;
+			if (dyn.d_tag != DT_SONAME)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, dyn.d_un.d_val);
+			if (!name)
+				rc = -ENOEXEC;
+			else
+				rc = snprintf(buf, len, "%s", name) < (int)len ? 0 : -ENAMETOOLONG;
+			break;
 		}
 	}
 	elf_end(elf);

@@ -135,6 +135,22 @@ static int host_path_for(const struct discovery *d, const struct maps_entry *e, 
 	return stat(out, &st) ? -errno : 0;
 }
 
+/*
+ * Is this a libzmq library of its own (libzmq.so.5, pyzmq's
+ * libzmq-<hash>.so), by its SONAME or, without one, its file name?
+ */
+static bool is_libzmq_library(const char *path)
+{
+	char name[PATH_MAX];
+	const char *slash;
+
+	if (elf_soname(path, name, sizeof(name))) {
+		slash = strrchr(path, '/');
+		snprintf(name, sizeof(name), "%s", slash ? slash + 1 : path);
+	}
+	return !strncmp(name, "libzmq", 6);
+}
+
 static int visit_mapping(const struct maps_entry *e, void *arg)
 {
 	struct discovery *d = arg;
@@ -187,6 +203,7 @@ static int visit_mapping(const struct maps_entry *e, void *arg)
 	snprintf(o->path, sizeof(o->path), "%s", target_relative(d, e->path));
 	o->inode = e->inode;
 	o->main_binary = !strcmp(e->path, d->exe);
+	o->linked_in = o->main_binary || !is_libzmq_library(o->host_path);
 	d->n++;
 	return 0;
 }

@@ -496,6 +496,7 @@ static void status_json(struct observer *ob, const struct snapshot *s, struct st
 			json_kv_string(&w, "path", ao->obj.path);
 			json_kv_string(&w, "opened_as", ao->obj.host_path);
 			json_kv_bool(&w, "main_binary", ao->obj.main_binary);
+			json_kv_bool(&w, "linked_in", ao->obj.linked_in);
 			json_kv_string(&w, "version", version);
 			json_key(&w, "layout");
 			json_object_begin(&w);
@@ -615,7 +616,9 @@ static void status_text(struct observer *ob, const struct snapshot *s, struct st
 			const struct attached_object *ao = &tg->objs[o];
 
 			strbuf_printf(out, "    library %s%s\n", ao->obj.path,
-				      ao->obj.main_binary ? " (linked into the executable)" : "");
+				      ao->obj.main_binary ? " (linked into the executable)"
+				      : ao->obj.linked_in ? " (linked into this object)"
+							  : "");
 			if (ao->cal.have_version)
 				strbuf_printf(out, "      libzmq %d.%d.%d, ", ao->cal.version.major,
 					      ao->cal.version.minor, ao->cal.version.patch);

@@ -18,26 +18,28 @@ struct proxy_scan {
 	uint64_t last_inode; /* an object's mappings come one after another */
 };
 
-static bool is_probed_copy(const struct target *t, uint64_t inode)
+static const struct zmq_object *probed_copy(const struct target *t, uint64_t inode)
 {
 	for (size_t i = 0; i < t->nobjs; i++)
 		if (t->objs[i].obj.inode == inode)
-			return true;
-	return false;
+			return &t->objs[i].obj;
+	return NULL;
 }
 
 /* 1 stops the walk: this object may start a proxy. */
 static int visit_object(const struct maps_entry *e, void *arg)
 {
 	struct proxy_scan *ps = arg;
+	const struct zmq_object *copy;
 	char host_path[PATH_MAX + 32];
 	int rc;
 
 	if (!maps_is_exec(e) || !maps_is_file(e) || e->inode == ps->last_inode)
 		return 0;
 	ps->last_inode = e->inode;
-	if (is_probed_copy(ps->t, e->inode))
-		return e->inode == ps->t->exe_inode; /* linked in: calls its own zmq_proxy */
+	copy = probed_copy(ps->t, e->inode);
+	if (copy)
+		return copy->linked_in; /* its own code may call its zmq_proxy */
 	if (e->deleted)
 		return 1;
 	/* Through the target's root: a container's files are not at these paths here. */

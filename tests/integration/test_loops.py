@@ -271,9 +271,12 @@ def test_node_zeromq_server():
 # ---- proxies ---------------------------------------------------------------
 
 class ProxyServer:
-    def __init__(self, *args):
-        self.process = Process([os.path.join(BUILD, "fixtures", "proxy_server"), *args],
-                               ready_prefix="READY ", stdin=subprocess.PIPE)
+    """tests/fixtures/proxy_server.c with `args`, or another program printing its READY."""
+
+    def __init__(self, *args, argv=None, env=None):
+        argv = argv or [os.path.join(BUILD, "fixtures", "proxy_server"), *args]
+        self.process = Process(argv, ready_prefix="READY ", stdin=subprocess.PIPE, env=env,
+                               timeout=60)
         info = json.loads(self.process.ready)
         self.pid, self.frontend, self.backend = info["pid"], info["frontend"], info["backend"]
         self.capture = info["capture"]
@@ -347,14 +350,23 @@ def proxy_places(pid):
     return {s["type"]: s["proxy"] for s in target_status(pid)["sockets"]}
 
 
+def node_proxy():
+    """npm zeromq's Proxy (tests/fixtures/node_proxy.js), running from the start."""
+    env = dict(os.environ, NODE_PATH=os.path.join(NODE_DIR, "node_modules"))
+    return ProxyServer(argv=[node_zeromq(), os.path.join(FIXTURES, "node_proxy.js")], env=env)
+
+
 def test_internal_probes_only_where_a_proxy_can_start():
     """libzmq's internal send/recv probes trap on every message: they go only on a
-    process that maps something importing zmq_proxy, zmq_proxy_steerable or zmq_device."""
+    process that maps something importing zmq_proxy, zmq_proxy_steerable or zmq_device,
+    or has libzmq linked into an object of another name, whose own code may call it."""
     internal = {"socket_base_t::send", "socket_base_t::recv"}
     for make, may, what in ((lambda: CPollServer(0), False, "a C zmq_poll server"),
                             (ProxyServer, True, "a C proxy server"),
                             (lambda: tornado_server(0), True, "pyzmq, whose _device imports "
-                             "zmq_proxy")):
+                             "zmq_proxy"),
+                            (lambda: node_server(0), True, "npm zeromq, libzmq linked into "
+                             "its addon")):
         server = make()
         zs = None
         try:
@@ -379,6 +391,32 @@ def test_proxy_started_before_attach():
         check_proxy_counts(zs, server.pid, truth)
         check_eq(proxy_places(server.pid), {"PULL": "internal", "PUSH": "internal"},
                  "sockets found through libzmq's own send/recv")
+    finally:
+        if zs:
+            zs.close()
+        server.close()
+
+
+def test_node_addon_proxy_counts():
+    """npm zeromq's Proxy: the addon calls its own zmq_proxy_steerable, which no import
+    shows, from a worker thread; counted through libzmq's internals like a C proxy."""
+    server = node_proxy()
+    zs = None
+    try:
+        zs = Zmqscope("--pid", str(server.pid))
+        check_eq(target_status(server.pid)["proxy_probes"], True, "zeromq.js: proxy probes")
+        truth = through_proxy(server, 500)
+        check_proxy_counts(zs, server.pid, truth)
+        places = proxy_places(server.pid)
+        # The Proxy also makes a DEALER, its pause/resume/terminate channel, which
+        # moves nothing here: only the frontend and backend are a proxy's.
+        check_eq({t: places.get(t) for t in ("PULL", "PUSH")},
+                 {"PULL": "internal", "PUSH": "internal"},
+                 "zeromq.js: sockets found through libzmq's own send/recv")
+        check_eq({t: p for t, p in places.items() if t not in ("PULL", "PUSH") and p}, {},
+                 "zeromq.js: sockets marked a proxy's besides the frontend and backend")
+        print(f"     zeromq.js Proxy: {truth['msgs']} messages, {truth['frames']} frames, "
+              f"{truth['bytes']} bytes, exact")
     finally:
         if zs:
             zs.close()
@@ -561,6 +599,6 @@ def test_jupyter_kernel_shell_and_heartbeat():
 
 
 TESTS = [test_internal_probes_only_where_a_proxy_can_start, test_c_zmq_poll_server, test_tornado_zmqstream_server, test_czmq_zloop_server,
-         test_node_zeromq_server, test_proxy_started_before_attach,
+         test_node_zeromq_server, test_proxy_started_before_attach, test_node_addon_proxy_counts,
          test_proxy_with_capture_started_after_attach, test_zmq_device_counts,
          test_jupyter_kernel_shell_and_heartbeat]

@@ -81,7 +81,7 @@ static int setup(void **state)
 
 	snprintf(src, sizeof(src), "%s/lib.c", dir);
 	if (write_file(src, lib_source) ||
-	    run("cc -O1 -shared -fPIC -o %s %s", lib, src) ||
+	    run("cc -O1 -shared -fPIC -Wl,-soname,libzs-test.so.1 -o %s %s", lib, src) ||
 	    run("strip --strip-all -o %s %s", stripped, lib))
 		return -1;
 	snprintf(src, sizeof(src), "%s/prog.c", dir);
@@ -200,6 +200,22 @@ static void test_imports_are_undefined_uses_only(void **state)
 	assert_int_equal(elf_imports_any("/nonexistent/lib.so", absent, 2), -ENOENT);
 }
 
+static void test_soname_of_library_not_executable(void **state)
+{
+	char name[64], tiny[8];
+
+	(void)state;
+	assert_int_equal(elf_soname(lib, name, sizeof(name)), 0);
+	assert_string_equal(name, "libzs-test.so.1");
+	/* strip keeps the dynamic section: the name is what the loader goes by. */
+	assert_int_equal(elf_soname(stripped, name, sizeof(name)), 0);
+	assert_string_equal(name, "libzs-test.so.1");
+	assert_int_equal(elf_soname(lib, tiny, sizeof(tiny)), -ENAMETOOLONG);
+	assert_int_equal(elf_soname(exe, name, sizeof(name)), -ENODATA);
+	assert_int_equal(elf_soname(text, name, sizeof(name)), -ENOEXEC);
+	assert_int_equal(elf_soname("/nonexistent/lib.so", name, sizeof(name)), -ENOENT);
+}
+
 static void test_ifunc_is_a_function(void **state)
 {
 	struct elf_symbol q[] = { { .name = "ifunc_fn" } };
@@ -282,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_finds_functions_in_shared_object),
 		cmocka_unit_test(test_data_and_undefined_symbols_not_reported),
 		cmocka_unit_test(test_imports_are_undefined_uses_only),
+		cmocka_unit_test(test_soname_of_library_not_executable),
 		cmocka_unit_test(test_ifunc_is_a_function),
 		cmocka_unit_test(test_local_function_only_in_symtab),
 		cmocka_unit_test(test_non_pie_executable_offsets),
