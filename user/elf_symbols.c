@@ -160,24 +160,36 @@ out:
 	return rc;
 }
 
+/*
+ * The next section of `type` after `scn` (NULL: the first) that holds
+ * entries, with its header, data and entry count; NULL when there is none.
+ */
+static Elf_Scn *next_table(Elf *elf, Elf_Scn *scn, Elf32_Word type, GElf_Shdr *sh,
+			   Elf_Data **data, size_t *count)
+{
+	while ((scn = elf_nextscn(elf, scn))) {
+		if (gelf_getshdr(scn, sh) && sh->sh_type == type && sh->sh_entsize &&
+		    (*data = elf_getdata(scn, NULL))) {
+			*count = sh->sh_size / sh->sh_entsize;
+			return scn;
+		}
+	}
+	return NULL;
+}
+
 int elf_imports_any(const char *path, const char *const *names, size_t n)
 {
 	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	size_t count;
 	Elf *elf;
 	int fd, rc;
 
 	rc = open_elf(path, &fd, &elf);
 	if (rc)
 		return rc;
-	while (!rc && (scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr sh;
-		size_t count;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM || !sh.sh_entsize ||
-		    !(data = elf_getdata(scn, NULL)))
-			continue;
-		count = sh.sh_size / sh.sh_entsize;
+	while (!rc && (scn = next_table(elf, scn, SHT_DYNSYM, &sh, &data, &count))) {
 		for (size_t i = 1; i < count && !rc; i++) {
 			const char *name;
 			GElf_Sym sym;
@@ -197,6 +209,9 @@ int elf_imports_any(const char *path, const char *const *names, size_t n)
 int elf_soname(const char *path, char *buf, size_t len)
 {
 	Elf_Scn *scn = NULL;
+	Elf_Data *data;
+	GElf_Shdr sh;
+	size_t count;
 	Elf *elf;
 	int fd, rc;
 
@@ -204,15 +219,7 @@ int elf_soname(const char *path, char *buf, size_t len)
 	if (rc)
 		return rc;
 	rc = -ENODATA;
-	while (rc == -ENODATA && (scn = elf_nextscn(elf, scn))) {
-		Elf_Data *data;
-		GElf_Shdr sh;
-		size_t count;
-
-		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC || !sh.sh_entsize ||
-		    !(data = elf_getdata(scn, NULL)))
-			continue;
-		count = sh.sh_size / sh.sh_entsize;
+	while (rc == -ENODATA && (scn = next_table(elf, scn, SHT_DYNAMIC, &sh, &data, &count))) {
 		for (size_t i = 0; i < count; i++) {
 			const char *name;
 			GElf_Dyn dyn;
