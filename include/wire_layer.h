@@ -15,6 +15,9 @@
 struct wire_layer;
 
 /* Loads and attaches, trying tp_btf and then raw_tp.  0 or negative errno. */
+/* Names the one program kind to try ("tp_btf" or "raw_tp"); unset, both in turn. */
+#define WIRE_MECHANISM_ENV "ZMQSCOPE_WIRE_MECHANISM"
+
 int wire_layer_open(struct wire_layer **out, bool verbose, char *err, size_t errlen);
 void wire_layer_close(struct wire_layer *wl);
 

@@ -53,6 +53,19 @@ fail:
 	return rc;
 }
 
+/*
+ * ZMQSCOPE_WIRE_MECHANISM=raw_tp (or tp_btf) lets only that kind be tried:
+ * how the tests reach the fallback on a kernel that takes both.
+ */
+static int try_allowed_mechanism(struct wire_layer *wl, bool btf)
+{
+	const char *only = getenv(WIRE_MECHANISM_ENV);
+
+	if (only && strcmp(only, btf ? "tp_btf" : "raw_tp"))
+		return -ECANCELED;
+	return try_mechanism(wl, btf);
+}
+
 int wire_layer_open(struct wire_layer **out, bool verbose, char *err, size_t errlen)
 {
 	struct wire_layer *wl = calloc(1, sizeof(*wl));
@@ -61,8 +74,8 @@ int wire_layer_open(struct wire_layer **out, bool verbose, char *err, size_t err
 	*out = NULL;
 	if (!wl)
 		return errmsg(err, errlen, -ENOMEM, "out of memory");
-	rc_btf = try_mechanism(wl, true);
-	rc = rc_btf ? try_mechanism(wl, false) : 0;
+	rc_btf = try_allowed_mechanism(wl, true);
+	rc = rc_btf ? try_allowed_mechanism(wl, false) : 0;
 	if (rc) {
 		free(wl);
 		return errmsg(err, errlen, rc,

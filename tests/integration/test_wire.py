@@ -131,12 +131,13 @@ def wire_link_programs():
                   if names.get(l.get("prog_id"), "").startswith("wire_"))
 
 
-def check_one_exit_program():
+def check_one_exit_program(kind="tp_btf"):
     """The layer runs one program, on sys_exit: none on sys_enter, and status says so."""
-    check_eq(wire_link_programs(), ["wire_exit_btf"], "the wire layer's links")
+    check_eq(wire_link_programs(), ["wire_exit_btf" if kind == "tp_btf" else "wire_exit_raw"],
+             "the wire layer's links")
     rc, out, err = run_zmqscope("status", "--json")
     check_eq(rc, 0, f"status exit code ({err})")
-    check_eq([i["status"]["wire_mechanism"] for i in json.loads(out)], ["tp_btf (sys_exit)"],
+    check_eq([i["status"]["wire_mechanism"] for i in json.loads(out)], [f"{kind} (sys_exit)"],
              "status: wire mechanism")
 
 
@@ -203,6 +204,39 @@ def test_wire_tcp_counts_match_truth():
         check_eq(m.total("zmqscope_probe_attached", pid=ctl.pid), 0, "no uprobes with wire alone")
         zs.close()
         check_eq(wire_link_programs(), [], "the wire layer's links after zmqscope exits")
+    finally:
+        if zs:
+            zs.close()
+        ctl.close()
+
+
+def test_wire_raw_tp_fallback_counts():
+    """The raw_tp program, kept for kernels that refuse tp_btf, reads the arguments the
+    same way (through CO-RE) and counts the same: forced with ZMQSCOPE_WIRE_MECHANISM."""
+    ctl = Controller()
+    zs = None
+    try:
+        zs = Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"],
+                      env=dict(os.environ, ZMQSCOPE_WIRE_MECHANISM="raw_tp"))
+        check_one_exit_program("raw_tp")
+        sent = ctl.load(pushes=1000, push_workers=2, min_frames=1, max_frames=3,
+                        requests=200, req_workers=2, heartbeats=50, hb_workers=1, seed=11)
+        t = ctl.quiesce(expect_pull_frames=sent["push_frames"],
+                        expect_reply=sent["requests"] + sent["heartbeats"])
+        truth = t["sockets"]
+        m = settle(zs, lambda m: wire(m, ctl.pid, ctl.reply, "messages", "out") ==
+                   truth["reply"]["messages_sent"], "reply counts on the wire (raw_tp)")
+        p = truth["pull"]
+        check_eq([wire(m, ctl.pid, ctl.pull, k) for k in ("frames", "messages", "bytes")],
+                 [p["frames_received"], p["messages_received"], p["bytes_received"]],
+                 "raw_tp: pull frames, messages, bytes in")
+        r = truth["reply"]
+        check_eq([wire(m, ctl.pid, ctl.reply, "messages", d) for d in ("in", "out")],
+                 [r["messages_received"], r["messages_sent"]], "raw_tp: reply messages")
+        check_eq(wire_types(m, ctl.pid, ctl.reply),
+                 {k: float(v) for k, v in sent["types_by_socket"]["reply"].items()},
+                 "raw_tp: reply messages by type")
+        check_eq(m.total("zmqscope_wire_drops_total"), 0, "raw_tp: wire drops")
     finally:
         if zs:
             zs.close()
@@ -384,6 +418,7 @@ def test_wire_with_app_queue_depth():
         ctl.close()
 
 
-TESTS = [test_wire_tcp_counts_match_truth, test_wire_ipc_split_frames_big_frames_ping,
+TESTS = [test_wire_tcp_counts_match_truth, test_wire_raw_tp_fallback_counts,
+         test_wire_ipc_split_frames_big_frames_ping,
          test_wire_100_peers_and_reconnects, test_wire_curve_counted_by_frame,
          test_wire_with_app_queue_depth]
