@@ -8,8 +8,8 @@
    counters, the bpftrace peer (bench/peer.bt), and zmqscope with each
    layer: app (the default), wire, and both; for 1-frame pushes and
    DEALER/REQ requests.  The conditions run interleaved in each round,
-   their order rotated from round to round; medians over the rounds.  Each observed round checks the observer's
-   counts against the fixture's.
+   their order rotated from round to round; medians over the rounds.
+   Each observed round checks the observer's counts against the fixture's.
 2. What the tracepoints cost processes that are not targets: a loop of
    read/write syscalls (bench/syscall_loop.c) timed with the wire layer
    attached to a controller and without, and the wire programs' own

@@ -141,6 +141,21 @@ def check_one_exit_program(kind="tp_btf"):
              "status: wire mechanism")
 
 
+def load_and_settle(zs, ctl, what, **load):
+    """Drives ctl.load(**load) to quiescence and waits for the wire to catch up.
+    Checks the pull socket's frames, messages and bytes in; (sent, truth, metrics)."""
+    sent = ctl.load(**load)
+    t = ctl.quiesce(expect_pull_frames=sent["push_frames"],
+                    expect_reply=sent["requests"] + sent["heartbeats"])
+    m = settle(zs, lambda m: wire(m, ctl.pid, ctl.reply, "messages", "out") ==
+               t["sockets"]["reply"]["messages_sent"], f"{what}: reply counts on the wire")
+    p = t["sockets"]["pull"]
+    check_eq([wire(m, ctl.pid, ctl.pull, k) for k in ("frames", "messages", "bytes")],
+             [p["frames_received"], p["messages_received"], p["bytes_received"]],
+             f"{what}: pull frames, messages, bytes in")
+    return sent, t, m
+
+
 # ---- tests -----------------------------------------------------------------
 
 def test_wire_tcp_counts_match_truth():
@@ -150,18 +165,11 @@ def test_wire_tcp_counts_match_truth():
     try:
         zs = Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"])
         check_one_exit_program()
-        sent = ctl.load(pushes=3000, push_workers=3, min_frames=1, max_frames=4,
-                        requests=600, req_workers=4, heartbeats=300, hb_workers=2,
-                        json_every=7, seed=5)
-        t = ctl.quiesce(expect_pull_frames=sent["push_frames"],
-                        expect_reply=sent["requests"] + sent["heartbeats"])
+        sent, t, m = load_and_settle(zs, ctl, "tcp", pushes=3000, push_workers=3,
+                                     min_frames=1, max_frames=4, requests=600, req_workers=4,
+                                     heartbeats=300, hb_workers=2, json_every=7, seed=5)
         truth = t["sockets"]
-        m = settle(zs, lambda m: wire(m, ctl.pid, ctl.reply, "messages", "out") ==
-                   truth["reply"]["messages_sent"], "reply counts on the wire")
         p = truth["pull"]
-        check_eq([wire(m, ctl.pid, ctl.pull, k) for k in ("frames", "messages", "bytes")],
-                 [p["frames_received"], p["messages_received"], p["bytes_received"]],
-                 "pull frames, messages, bytes in")
         for name in ("reply", "heartbeat"):
             r, ep = truth[name], getattr(ctl, name)
             # The ROUTER's identity frame (5 bytes from libzmq) is local: never on the wire.
@@ -219,18 +227,10 @@ def test_wire_raw_tp_fallback_counts():
         zs = Zmqscope("--pid", str(ctl.pid), args=["--layer", "wire"],
                       env=dict(os.environ, ZMQSCOPE_WIRE_MECHANISM="raw_tp"))
         check_one_exit_program("raw_tp")
-        sent = ctl.load(pushes=1000, push_workers=2, min_frames=1, max_frames=3,
-                        requests=200, req_workers=2, heartbeats=50, hb_workers=1, seed=11)
-        t = ctl.quiesce(expect_pull_frames=sent["push_frames"],
-                        expect_reply=sent["requests"] + sent["heartbeats"])
-        truth = t["sockets"]
-        m = settle(zs, lambda m: wire(m, ctl.pid, ctl.reply, "messages", "out") ==
-                   truth["reply"]["messages_sent"], "reply counts on the wire (raw_tp)")
-        p = truth["pull"]
-        check_eq([wire(m, ctl.pid, ctl.pull, k) for k in ("frames", "messages", "bytes")],
-                 [p["frames_received"], p["messages_received"], p["bytes_received"]],
-                 "raw_tp: pull frames, messages, bytes in")
-        r = truth["reply"]
+        sent, t, m = load_and_settle(zs, ctl, "raw_tp", pushes=1000, push_workers=2,
+                                     min_frames=1, max_frames=3, requests=200, req_workers=2,
+                                     heartbeats=50, hb_workers=1, seed=11)
+        r = t["sockets"]["reply"]
         check_eq([wire(m, ctl.pid, ctl.reply, "messages", d) for d in ("in", "out")],
                  [r["messages_received"], r["messages_sent"]], "raw_tp: reply messages")
         check_eq(wire_types(m, ctl.pid, ctl.reply),
